@@ -1,0 +1,1 @@
+"""The ``networkfed`` command line (Typer + Rich); the only layer that writes to the terminal."""

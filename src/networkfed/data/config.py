@@ -1,0 +1,46 @@
+"""Which data a run uses and how it is cut into sites; one validated, serialisable object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DatasetName = Literal["synthetic", "ai4i2020", "cmapss", "csv"]
+PartitionScheme = Literal["natural", "iid", "dirichlet", "quantity"]
+
+EXAMPLE_SITES = ("automotive_detroit", "chemical_houston", "aerospace_seattle")
+
+
+class DataConfig(BaseModel):
+    """Options of the data layer. Every field is also a CLI flag / TOML key of ``[data]``.
+
+    Attributes are explicit and stored unchanged (scikit-learn style); validation of values
+    that depend on the file (columns, rows) happens when the data is loaded.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: DatasetName = "synthetic"
+    data_path: Path | None = None
+    partition: PartitionScheme = "natural"
+    num_sites: int | None = Field(default=None, ge=1)
+    dirichlet_alpha: float = Field(default=0.5, gt=0)
+    quantity_alpha: float = Field(default=1.0, gt=0)
+    sequence_length: int = Field(default=10, ge=1)
+    horizon: int = Field(default=30, ge=1)
+    val_fraction: float = Field(default=0.15, gt=0, lt=1)
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    normalization: Literal["federated", "site"] = "federated"
+    # synthetic telemetry
+    sites: tuple[str, ...] = EXAMPLE_SITES
+    rows_per_site: int | None = Field(default=None, ge=1)
+    # C-MAPSS
+    subsets: tuple[str, ...] = ("FD001", "FD002", "FD003", "FD004")
+    # generic CSV
+    label_column: str | None = None
+    feature_columns: tuple[str, ...] | None = None
+    site_column: str | None = None
+    group_column: str | None = None
+    time_column: str | None = None

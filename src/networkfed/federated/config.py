@@ -1,0 +1,55 @@
+"""Everything one federated run needs, resolved once and written to the run folder.
+
+``RunConfig`` is what ``networkfed simulate`` builds from ``--config FILE.toml`` plus flags,
+what ``config.toml`` in a run folder holds, and what ``run_federated`` takes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from networkfed.core.enums import ModelType
+from networkfed.data.config import DataConfig
+
+StrategyName = Literal[
+    "fedavg",
+    "fedprox",
+    "fedadam",
+    "fedyogi",
+    "fedadagrad",
+    "fedavgm",
+    "fedmedian",
+    "fedtrimmedavg",
+    "krum",
+    "multikrum",
+]
+
+
+class RunConfig(BaseModel):
+    """A federated run: data, model, federation settings, seed and where results go."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: DataConfig = DataConfig()
+    model: ModelType = ModelType.CNN
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    """Overrides of the model's tuned hyperparameters and training config (e.g. from tune)."""
+    rounds: int = Field(default=10, ge=1)
+    local_epochs: int = Field(default=3, ge=1)
+    strategy: StrategyName = "fedavg"
+    strategy_options: dict[str, float | int] = Field(default_factory=dict)
+    fraction_fit: float = Field(default=1.0, gt=0, le=1)
+    min_fit_clients: int = Field(default=3, ge=1)
+    site_dropout_rate: float = Field(default=0.0, ge=0, lt=1)
+    seed: int = 42
+    engine: Literal["inprocess", "flower"] = "inprocess"
+    baselines: bool = False
+    run_dir: Path | None = None
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _parse_model(cls, value: object) -> ModelType:
+        return ModelType.parse(value)  # type: ignore[arg-type]
