@@ -8,6 +8,14 @@ from __future__ import annotations
 import typer
 
 from networkfed import __version__
+from networkfed.cli.datasets import datasets_app
+from networkfed.cli.export import export_command
+from networkfed.cli.history import history_command, restore_command
+from networkfed.cli.models import models_command
+from networkfed.cli.predict import predict_command
+from networkfed.cli.report import report_command
+from networkfed.cli.simulate import simulate_command
+from networkfed.cli.tune import tune_command
 
 app = typer.Typer(
     name="networkfed",
@@ -34,3 +42,12 @@ def main(
 
 
 # --- commands (one module each; keep this list sorted by journey) ---------------------------
+app.command("simulate")(simulate_command)
+app.command("models")(models_command)
+app.command("report")(report_command)
+app.command("history")(history_command)
+app.command("restore")(restore_command)
+app.add_typer(datasets_app, name="datasets")
+app.command("tune")(tune_command)
+app.command("predict")(predict_command)
+app.command("export")(export_command)

@@ -74,10 +74,11 @@ class UnknownRoundError(NetworkFedError, KeyError):
 
     exit_code = 2
 
-    def __init__(self, model_id: str, round_num: int, available: Sequence[int]) -> None:
+    def __init__(self, model_id: str, round_num: int | None, available: Sequence[int]) -> None:
         self.model_id, self.round_num, self.available = model_id, round_num, list(available)
         listed = ", ".join(str(r) for r in self.available) or "none"
-        super().__init__(f"model '{model_id}' has no round {round_num}; saved rounds: {listed}")
+        wanted = "no saved round" if round_num is None else f"no round {round_num}"
+        super().__init__(f"model '{model_id}' has {wanted}; saved rounds: {listed}")
 
     def __str__(self) -> str:  # KeyError would otherwise wrap the message in quotes
         return str(self.args[0])
@@ -97,7 +98,55 @@ class UnknownModelError(NetworkFedError, KeyError):
         return str(self.args[0])
 
 
+class InvalidParametersError(NetworkFedError, ValueError):
+    """A model state that does not fit the model (CLI exit code 4); the model is left unchanged.
+
+    Names every offending key, so a caller can tell a stale checkpoint from a corrupt update.
+    """
+
+    exit_code = 4
+
+    def __init__(
+        self,
+        *,
+        missing: Sequence[str] = (),
+        unexpected: Sequence[str] = (),
+        shapes: Sequence[tuple[str, tuple[int, ...], tuple[int, ...]]] = (),
+        non_finite: Sequence[str] = (),
+        not_tensors: Sequence[str] = (),
+    ) -> None:
+        self.missing, self.unexpected = list(missing), list(unexpected)
+        self.shapes, self.non_finite = list(shapes), list(non_finite)
+        self.not_tensors = list(not_tensors)
+        parts = [
+            f"{label}: {', '.join(keys)}"
+            for label, keys in (
+                ("missing keys", self.missing),
+                ("unexpected keys", self.unexpected),
+                ("non-finite values in", self.non_finite),
+                ("not tensors", self.not_tensors),
+            )
+            if keys
+        ]
+        parts += [f"shape of {key} is {got}, expected {want}" for key, want, got in self.shapes]
+        super().__init__("parameters rejected, model unchanged: " + "; ".join(parts))
+
+
 class TrainingError(NetworkFedError, RuntimeError):
     """Federated training could not go on (CLI exit code 4), e.g. too few valid site updates."""
 
     exit_code = 4
+
+
+class RunFolderError(CheckpointError):
+    """A run folder file that report / history / restore need is missing or malformed.
+
+    A subclass of :class:`CheckpointError` (a run folder is the checkpoint of a whole run), so
+    callers that already catch that keep working; the message names the folder and the file.
+    """
+
+    def __init__(self, run_dir: str | Path, filename: str, problem: str) -> None:
+        self.run_dir, self.filename = run_dir, filename
+        where = f"{filename} " if filename else ""
+        NetworkFedError.__init__(self, f"run folder {run_dir}: {where}{problem}")
+        self.path, self.problem = Path(run_dir) / filename, problem

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DatasetName = Literal["synthetic", "ai4i2020", "cmapss", "csv"]
 PartitionScheme = Literal["natural", "iid", "dirichlet", "quantity"]
+SplitMode = Literal["auto", "stratified", "time", "machine"]
 
 EXAMPLE_SITES = ("automotive_detroit", "chemical_houston", "aerospace_seattle")
 
@@ -33,6 +34,10 @@ class DataConfig(BaseModel):
     val_fraction: float = Field(default=0.15, gt=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
     normalization: Literal["federated", "site"] = "federated"
+    split: SplitMode = "auto"
+    """How rows go to train/val/test: ``auto`` = the source's own (synthetic: time within each
+    machine; ai4i2020 and csv without machines: stratified rows; csv with machines: time;
+    cmapss: by engine unit, official test files)."""
     # synthetic telemetry
     sites: tuple[str, ...] = EXAMPLE_SITES
     rows_per_site: int | None = Field(default=None, ge=1)

@@ -46,6 +46,9 @@ class RunConfig(BaseModel):
     site_dropout_rate: float = Field(default=0.0, ge=0, lt=1)
     seed: int = 42
     engine: Literal["inprocess", "flower"] = "inprocess"
+    workers: int | None = Field(default=None, ge=0)
+    """Worker processes of the in-process engine (0 = none, None = chosen for the machine);
+    results do not depend on it."""
     baselines: bool = False
     run_dir: Path | None = None
 

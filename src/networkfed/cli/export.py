@@ -1,0 +1,67 @@
+"""``networkfed export``: a run's global model as ONNX or TorchScript for use at the edge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from networkfed.cli.errors import handle_errors
+from networkfed.serving.checkpoint import load_served_model
+from networkfed.serving.export import PARITY_TOLERANCE, export_model, parse_format
+
+console = Console()
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
+
+
+def default_export_path(run_dir: Path, round_num: int, export_format: str) -> Path:
+    """``RUN/exports/global_round_0005.onnx`` (``.pt`` for TorchScript)."""
+    return run_dir / "exports" / f"global_round_{round_num:04d}{SUFFIXES[export_format]}"
+
+
+@handle_errors
+def export_command(
+    run: Path = typer.Option(..., "--run", help="Run folder written by `networkfed simulate`."),
+    round_num: int | None = typer.Option(
+        None, "--round", help="Round to export (default: the latest saved round)."
+    ),
+    export_format: str = typer.Option(
+        "onnx", "--format", help="onnx (onnxruntime, any platform) or torchscript (libtorch)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Model file to write (default: RUN/exports/global_round_NNNN.onnx)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
+) -> None:
+    """Export a round's global model; its outputs are failure probabilities.
+
+    The input is float32 windows (batch, sequence_length, features), standardised as written
+    in FILE.preprocessing.json beside the model (with the alarm threshold). The export is
+    checked against PyTorch before this command succeeds.
+    """
+    chosen = parse_format(export_format)
+    served = load_served_model(run, round_num)
+    target = out or default_export_path(run, served.round_num, chosen)
+    result = export_model(served, target, chosen)
+    if as_json:
+        typer.echo(json.dumps({
+            "path": str(result.path),
+            "preprocessing": str(result.preprocessing_path),
+            "format": result.export_format,
+            "exporter": result.exporter,
+            "round": served.round_num,
+            "max_abs_difference": result.max_abs_difference,
+            "threshold": served.threshold,
+        }))
+    elif not quiet:
+        console.print(
+            f"exported round {served.round_num} of {run} ({served.model_type.value}) to "
+            f"[bold]{result.path}[/] ({result.export_format}, {result.exporter})\n"
+            f"preprocessing and alarm threshold {served.threshold:.4g}: {result.preprocessing_path}\n"
+            f"parity with PyTorch: max |difference| {result.max_abs_difference:.2e} "
+            f"(<= {PARITY_TOLERANCE:g})",
+            highlight=False,
+        )

@@ -1,0 +1,95 @@
+"""``networkfed history RUN`` and ``networkfed restore RUN --round N --out FILE`` (journey J7).
+
+Every round's global model is kept in the run folder's ``checkpoints/``; ``history`` lists
+them with the metrics saved beside each, ``restore`` writes one out as a portable model file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from networkfed.cli.errors import handle_errors
+
+console = Console()
+
+COLUMNS = (
+    ("loss", "loss"),
+    ("accuracy", "acc"),
+    ("balanced_accuracy", "bal.acc"),
+    ("precision", "prec"),
+    ("recall", "recall"),
+    ("f1", "F1"),
+    ("roc_auc", "ROC-AUC"),
+    ("pr_auc", "PR-AUC"),
+    ("threshold", "thresh"),
+)
+
+
+@handle_errors
+def history_command(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `networkfed simulate`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rounds as JSON.")] = False,
+) -> None:
+    """List every saved round of the run's global model with its overall test metrics."""
+    from networkfed.monitoring.history import saved_rounds  # torch loads only when needed
+
+    rounds = saved_rounds(run)
+    if as_json:
+        typer.echo(json.dumps([saved.to_dict() for saved in rounds], indent=2))
+        return
+    table = Table(
+        title=f"Saved rounds of {run} (overall test metrics)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    table.add_column("round", justify="right", style="bold", no_wrap=True)
+    for _, header in COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for saved in rounds:
+        if saved.problem:
+            table.add_row(str(saved.round), f"[red]unreadable: {saved.problem}[/]")
+            continue
+        metrics = {**saved.metrics, "threshold": saved.threshold}
+        table.add_row(str(saved.round), *[_number(metrics.get(key)) for key, _ in COLUMNS])
+    console.print(table)
+    console.print(
+        f"{len(rounds)} saved rounds; restore one with: "
+        f"networkfed restore {run} --round N --out model.safetensors",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@handle_errors
+def restore_command(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `networkfed simulate`.")],
+    round_num: Annotated[int, typer.Option("--round", help="Round to restore (see `history`).")],
+    out: Annotated[Path, typer.Option("--out", help="Model file to write (.safetensors).")],
+) -> None:
+    """Write round N's global model to FILE (safetensors) and FILE's .json beside it (model
+    type and config, preprocessing, threshold, metrics), enough to rebuild the model."""
+    from networkfed.monitoring.history import restore_round  # torch loads only when needed
+
+    model_file, metadata_file = restore_round(run, round_num, out)
+    console.print(
+        f"restored round {round_num} of {run} to [bold]{model_file}[/] (metadata: {metadata_file})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "—"
+    return f"{value:.3f}"

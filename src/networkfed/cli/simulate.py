@@ -1,0 +1,188 @@
+"""``networkfed simulate``: run a federated simulation and write its run folder (J1, J2).
+
+Every option can live in a TOML file (``--config``); flags override it. Exit codes: 0 done,
+2 bad option or config, 3 bad data, 4 training could not go on, 130 interrupted (the saved
+rounds are kept: ``--resume`` continues).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from networkfed.cli.errors import err_console, handle_errors
+from networkfed.cli.progress import ConsoleProgress
+from networkfed.cli.run_config import (
+    build_run_config,
+    default_run_dir,
+    parse_strategy_options,
+    read_config_file,
+    split_columns,
+)
+from networkfed.core.errors import ConfigError
+from networkfed.federated.config import RunConfig
+
+EXIT_INTERRUPTED = 130
+
+Opt = typer.Option
+DATA = "Data"
+FED = "Federation"
+
+
+@handle_errors
+def simulate_command(
+    config_file: Annotated[Path | None, Opt("--config", help="TOML file with any of these "
+                                            "options ([data] table for data options).")] = None,
+    dataset: Annotated[str | None, Opt(help="synthetic, ai4i2020, cmapss or csv.",
+                                       rich_help_panel=DATA)] = None,
+    data_path: Annotated[Path | None, Opt(help="File or folder of the dataset.",
+                                          rich_help_panel=DATA)] = None,
+    partition: Annotated[str | None, Opt(help="natural, iid, dirichlet or quantity.",
+                                         rich_help_panel=DATA)] = None,
+    num_sites: Annotated[int | None, Opt(help="Sites to split the data into.",
+                                         rich_help_panel=DATA)] = None,
+    rows_per_site: Annotated[int | None, Opt(help="Synthetic rows per site.",
+                                             rich_help_panel=DATA)] = None,
+    label: Annotated[str | None, Opt(help="csv: label column.", rich_help_panel=DATA)] = None,
+    site_column: Annotated[str | None, Opt(help="csv: site column.", rich_help_panel=DATA)] = None,
+    group_column: Annotated[str | None, Opt(help="csv: machine column.",
+                                            rich_help_panel=DATA)] = None,
+    time_column: Annotated[str | None, Opt(help="csv: time column.", rich_help_panel=DATA)] = None,
+    feature_columns: Annotated[str | None, Opt(help="csv: comma-separated feature columns.",
+                                               rich_help_panel=DATA)] = None,
+    sequence_length: Annotated[int | None, Opt(help="Time steps per window.",
+                                               rich_help_panel=DATA)] = None,
+    model: Annotated[str | None, Opt(help="cnn, lstm or hybrid.")] = None,
+    rounds: Annotated[int | None, Opt(help="Federated rounds.", rich_help_panel=FED)] = None,
+    local_epochs: Annotated[int | None, Opt(help="Epochs per site per round.",
+                                            rich_help_panel=FED)] = None,
+    strategy: Annotated[str | None, Opt(help="fedavg, fedprox, fedadam, ...",
+                                        rich_help_panel=FED)] = None,
+    strategy_option: Annotated[list[str] | None, Opt(help="KEY=VALUE option of the strategy "
+                                                     "(repeatable).", rich_help_panel=FED)] = None,
+    fraction_fit: Annotated[float | None, Opt(help="Share of sites sampled per round.",
+                                              rich_help_panel=FED)] = None,
+    min_fit_clients: Annotated[int | None, Opt(help="Fewest sites a round may aggregate.",
+                                               rich_help_panel=FED)] = None,
+    site_dropout_rate: Annotated[float | None, Opt(help="Chance a sampled site drops out.",
+                                                   rich_help_panel=FED)] = None,
+    seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
+    baselines: Annotated[bool | None, Opt("--baselines/--no-baselines", help="Also train "
+                                          "centralized and local-only baselines.")] = None,
+    engine: Annotated[str | None, Opt(help="inprocess (default) or flower.")] = None,
+    workers: Annotated[int | None, Opt(help="Worker processes (0 = none; default: chosen "
+                                       "for this machine).")] = None,
+    hparams: Annotated[Path | None, Opt(help="best_hyperparameters.json from "
+                                        "`networkfed tune`.")] = None,
+    run_dir: Annotated[Path | None, Opt(help="Run folder [default: "
+                                        "runs/<timestamp>-<model>-<strategy>].")] = None,
+    resume: Annotated[bool, Opt("--resume", help="Continue the run in --run-dir from its "
+                                "last saved round.")] = False,
+    as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON only.")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress, no table.")] = False,
+) -> None:
+    """Train a failure predictor across sites, round by round, and write a run folder
+    (metrics, checkpoints, plots, HTML report)."""
+    run_flags = {
+        "model": model, "rounds": rounds, "local_epochs": local_epochs, "strategy": strategy,
+        "strategy_options": parse_strategy_options(strategy_option),
+        "fraction_fit": fraction_fit, "min_fit_clients": min_fit_clients,
+        "site_dropout_rate": site_dropout_rate, "seed": seed, "baselines": baselines,
+        "engine": engine, "workers": workers,
+    }
+    data_flags = {
+        "dataset": dataset, "data_path": data_path, "partition": partition,
+        "num_sites": num_sites, "rows_per_site": rows_per_site, "label_column": label,
+        "site_column": site_column, "group_column": group_column, "time_column": time_column,
+        "feature_columns": split_columns(feature_columns), "sequence_length": sequence_length,
+    }
+    config, folder = _resolve(config_file, hparams, run_flags, data_flags, run_dir, resume)
+    summary = _run(config, folder, resume, quiet or as_json)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        Console().print(f"Report:     {summary.get('report')}\nRun folder: {folder}",
+                        highlight=False, soft_wrap=True)
+
+
+def _resolve(
+    config_file: Path | None, hparams: Path | None, run_flags: dict[str, Any],
+    data_flags: dict[str, Any], run_dir: Path | None, resume: bool,
+) -> tuple[RunConfig, Path]:
+    """The run's config and folder from file, tune result and flags."""
+    if resume:
+        from networkfed.monitoring.run_writer import config_dict, load_run_config
+
+        folder = run_dir or _config_run_dir(config_file)
+        if folder is None:
+            raise ConfigError("--resume", True, "--run-dir naming the run to continue")
+        base: dict[str, Any] = config_dict(load_run_config(folder))
+    else:
+        base = read_config_file(config_file) if config_file is not None else {}
+        folder = run_dir
+    tuned = _tuned(hparams)
+    config = build_run_config(base, {**run_flags, "run_dir": None}, data_flags, tuned)
+    folder = folder or config.run_dir or default_run_dir(config)
+    return config.model_copy(update={"run_dir": folder}), folder
+
+
+def _config_run_dir(config_file: Path | None) -> Path | None:
+    if config_file is None:
+        return None
+    value = read_config_file(config_file).get("run_dir")
+    return Path(value) if value else None
+
+
+def _tuned(hparams: Path | None) -> dict[str, Any] | None:
+    if hparams is None:
+        return None
+    from networkfed.tuning.hparams import hparams_updates, load_hparams_file
+
+    return hparams_updates(load_hparams_file(hparams))
+
+
+def _run(config: RunConfig, folder: Path, resume: bool, quiet: bool) -> dict[str, Any]:
+    """Run with progress display and warnings on stderr; Ctrl-C stops cleanly (exit 130)."""
+    from networkfed.api import run_federated  # torch loads only when a command needs it
+
+    _show_warnings()
+    progress = None if quiet else ConsoleProgress(Console(stderr=True))
+    try:
+        result = run_federated(config, run_dir=folder, progress=progress, resume=resume)
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()
+        err_console.print(f"[yellow]interrupted:[/] saved rounds are kept in {folder}; "
+                          f"continue with: networkfed simulate --resume --run-dir {folder}",
+                          highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BaseException:
+        if progress is not None:
+            progress.stop()
+        raise
+    from networkfed.monitoring.run_writer import jsonable
+
+    report = folder / "report.html"
+    return jsonable({**result.summary(), "run_dir": folder,
+                     "report": report if report.is_file() else None})
+
+
+class _WarningLine(logging.Handler):
+    """Library warnings (rejected updates, monitor findings) as one yellow line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"[yellow]warning:[/] {record.getMessage()}", highlight=False,
+                          soft_wrap=True)
+
+
+def _show_warnings() -> None:
+    library = logging.getLogger("networkfed")
+    if not any(isinstance(h, _WarningLine) for h in library.handlers):
+        handler = _WarningLine(level=logging.WARNING)
+        library.addHandler(handler)
+        library.setLevel(logging.WARNING)

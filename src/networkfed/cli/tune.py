@@ -1,0 +1,187 @@
+"""``networkfed tune``: an Optuna study of federated runs ("Step 1A" of the design document).
+
+Every trial is a federated simulation on the in-process engine, scored on validation data.
+The study lives in ``--study-dir`` (SQLite), so the same command continues a killed study;
+it ends with ``best_hyperparameters.json`` for ``networkfed simulate --hparams FILE``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from networkfed.cli.errors import handle_errors
+from networkfed.core.errors import ConfigError
+
+console = Console()
+
+
+def _settings(**options: Any) -> Any:
+    """StudySettings from flags; a bad value becomes a ConfigError naming the flag."""
+    from networkfed.data.config import DataConfig
+    from networkfed.tuning.study import StudySettings
+
+    data_options = {k: v for k, v in options.pop("data").items() if v is not None}
+    try:
+        data = DataConfig(**data_options)
+        return StudySettings(data=data, **options)
+    except ValidationError as error:
+        first = error.errors()[0]
+        option = str(first["loc"][0]) if first["loc"] else "tune"
+        value = options.get(option, data_options.get(option))
+        raise ConfigError(option, value, f"a valid value ({first['msg']})") from None
+
+
+def _trials_table(study: Any) -> Table:
+    from networkfed.tuning.outputs import top_trials
+
+    table = Table(title="best trials (validation F1, final round)", title_justify="left")
+    for column in ("trial", "val F1", "seconds", "hyperparameters"):
+        table.add_column(column, justify="left" if column == "hyperparameters" else "right")
+    for trial in top_trials(study):
+        seconds = trial.duration.total_seconds() if trial.duration else math.nan
+        params = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
+        table.add_row(str(trial.number), f"{trial.value:.4f}", f"{seconds:.1f}", params)
+    return table
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[best]}"),
+        console=console,
+        disable=quiet,
+        transient=False,
+    )
+
+
+def _write_outputs(study: Any, study_dir: Path, seed: int) -> dict[str, Any]:
+    from networkfed.tuning.outputs import write_best_hyperparameters, write_plots, write_trials_table
+
+    best = write_best_hyperparameters(study, study_dir)
+    plots = write_plots(study, study_dir, seed)
+    return {"best": best, "plots": plots, "trials": write_trials_table(study, study_dir)}
+
+
+def _print_outcome(study: Any, outputs: dict[str, Any], counts: dict[str, int]) -> None:
+    console.print(
+        f"trials: {counts['complete']} complete, {counts['pruned']} pruned, "
+        f"{counts['failed']} failed",
+        highlight=False,
+    )
+    if counts["complete"]:
+        console.print(_trials_table(study))
+    for name, where in outputs["plots"].items():
+        console.print(f"{name}: {where}", highlight=False)
+    console.print(f"all trials: {outputs['trials']}", highlight=False)
+    if outputs["best"] is not None:
+        console.print(
+            f"best hyperparameters: [bold]{outputs['best']}[/]\n"
+            f"use them: networkfed simulate --hparams {outputs['best']}",
+            highlight=False,
+        )
+
+
+def _counts(study: Any) -> dict[str, int]:
+    from optuna.trial import TrialState
+
+    states = [trial.state for trial in study.trials]
+    return {
+        "complete": states.count(TrialState.COMPLETE),
+        "pruned": states.count(TrialState.PRUNED),
+        "failed": states.count(TrialState.FAIL),
+    }
+
+
+@handle_errors
+def tune_command(
+    model: str = typer.Option("cnn", "--model", help="cnn, lstm or hybrid."),
+    dataset: str = typer.Option("synthetic", "--dataset", help="synthetic, ai4i2020, cmapss, csv."),
+    data_path: Annotated[
+        Path | None, typer.Option("--data-path", help="File or folder of the data.")
+    ] = None,
+    trials: int = typer.Option(20, "--trials", min=1, help="Finished trials the study should have."),
+    rounds: int = typer.Option(5, "--rounds", min=1, help="Federated rounds per trial."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0, help="Stop starting trials after this many seconds."
+    ),
+    study_dir: Path = typer.Option(
+        Path("studies/default"), "--study-dir", help="Folder of the study (SQLite + outputs)."
+    ),
+    seed: int = typer.Option(42, "--seed", help="Seed of the sampler, data and every run."),
+    strategy: str = typer.Option("fedavg", "--strategy", help="Strategy whose options are tuned."),
+    pruning: bool = typer.Option(
+        True, "--pruning/--no-pruning", help="Stop trials whose validation F1 is below median."
+    ),
+    min_fit_clients: int = typer.Option(3, "--min-fit-clients", min=1, help="Sites per round."),
+    partition: str | None = typer.Option(None, "--partition", help="natural, iid, dirichlet..."),
+    num_sites: int | None = typer.Option(None, "--num-sites", help="Number of sites."),
+    rows_per_site: int | None = typer.Option(None, "--rows-per-site", help="synthetic: rows."),
+    sequence_length: int | None = typer.Option(None, "--sequence-length", help="Window steps."),
+    label: str | None = typer.Option(None, "--label", help="csv: the label column."),
+    site_column: str | None = typer.Option(None, "--site-column", help="csv: site column."),
+    group_column: str | None = typer.Option(None, "--group-column", help="csv: machine column."),
+    time_column: str | None = typer.Option(None, "--time-column", help="csv: time column."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+) -> None:
+    """Tune a model's hyperparameters and its strategy's options with Optuna.
+
+    Run the same command again to continue a study (finished trials count toward --trials).
+    """
+    import optuna
+
+    from networkfed.data import load_federated_data
+    from networkfed.tuning.outputs import best_hyperparameters
+    from networkfed.tuning.study import run_study
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar reports trials
+
+    settings = _settings(
+        model=model, rounds=rounds, seed=seed, strategy=strategy, pruning=pruning,
+        min_fit_clients=min_fit_clients,
+        data={
+            "dataset": dataset, "data_path": data_path, "partition": partition,
+            "num_sites": num_sites, "rows_per_site": rows_per_site,
+            "sequence_length": sequence_length, "label_column": label,
+            "site_column": site_column, "group_column": group_column, "time_column": time_column,
+        },
+    )
+    data = load_federated_data(settings.data, settings.seed)  # bad data: no study is created
+    with _progress(quiet or as_json) as progress:
+        task = progress.add_task(f"tuning {settings.model.value}", total=trials, best="")
+
+        def on_start(finished: int) -> None:
+            progress.update(task, completed=min(finished, trials))
+
+        def on_trial(event: Any) -> None:
+            best = "" if event.best_value is None else f"best val F1 {event.best_value:.4f}"
+            progress.update(task, completed=min(event.finished, trials), best=best)
+
+        try:
+            study = run_study(study_dir, settings, trials, data, timeout=timeout,
+                              on_start=on_start, on_trial=on_trial)
+        except KeyboardInterrupt:
+            console.print("interrupted: run the same command again to continue the study")
+            raise typer.Exit(130) from None
+    outputs = _write_outputs(study, study_dir, settings.seed)
+    if as_json:
+        typer.echo(json.dumps({"counts": _counts(study), "best": best_hyperparameters(study),
+                               "study_dir": str(study_dir)}, indent=2))
+    elif not quiet:
+        _print_outcome(study, outputs, _counts(study))

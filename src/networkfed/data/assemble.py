@@ -1,0 +1,183 @@
+"""Turn sited, split rows into every site's standardised window tensors.
+
+The statistics flow is the federated one even in a single process: each site's training
+rows produce a :class:`SufficientStats` report (site side); only the reports are combined
+(server side); the combined mean and std go back to every site. With
+``normalization="site"`` each site keeps its own report's statistics instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from networkfed.core.errors import DataValidationError
+from networkfed.data.config import DataConfig
+from networkfed.data.sources.base import DataSource, SourceTable
+from networkfed.data.splits import SPLIT_NAMES, TEST, TRAIN
+from networkfed.data.standardize import SufficientStats, combine, site_statistics, standardise
+from networkfed.data.types import FederatedData, PreprocessingSpec, SiteData, SplitTensors
+from networkfed.data.windows import gather_windows, last_window_ends, run_starts, window_ends
+
+__all__ = ["build_federated_data"]
+
+logger = logging.getLogger(__name__)
+
+
+def _site_reports(table: SourceTable, train_rows: list[np.ndarray]) -> list[SufficientStats]:
+    """What each site sends to the server: statistics of its training rows, nothing else."""
+    return [site_statistics(table.values[rows]) for rows in train_rows]
+
+
+def _row_scaling(
+    reports: list[SufficientStats], pooled: SufficientStats, sites: np.ndarray, per_site: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    if not per_site:
+        return pooled.mean[None, :], pooled.std[None, :]
+    means = np.stack([report.mean for report in reports])
+    stds = np.stack([report.std for report in reports])
+    return means[sites], stds[sites]
+
+
+def _split_tensors(
+    values: np.ndarray, labels: np.ndarray, machines: np.ndarray, ends: np.ndarray, length: int
+) -> SplitTensors:
+    x = gather_windows(values, ends, length)
+    return SplitTensors(
+        x=torch.from_numpy(x),
+        y=torch.from_numpy(labels[ends].astype(np.int64)),
+        machine_ids=machines[ends],
+    )
+
+
+def _split_ends(
+    starts: np.ndarray, split: np.ndarray, table: SourceTable, length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window ends of all runs, and those used for the test split (last only, for C-MAPSS)."""
+    ends = window_ends(starts, length)
+    if not table.test_last_window_only:
+        return ends, ends
+    last = last_window_ends(starts, length)
+    is_test = split == TEST
+    dropped = np.unique(starts[is_test]).size - int(is_test[last].sum())
+    if dropped:
+        logger.warning(
+            "%d test machines have fewer than sequence_length=%d rows and are not evaluated",
+            dropped,
+            length,
+        )
+    return ends, last
+
+
+def _check_windows(
+    site_id: str, split_name: str, count: int, rows: int, table: SourceTable, length: int
+) -> None:
+    if count == 0:
+        raise DataValidationError(
+            f"site '{site_id}' has no {split_name} window: its {rows} {split_name} rows form no "
+            f"run of sequence_length={length} consecutive rows of one machine",
+            path=table.path,
+            hint="use a shorter --sequence-length, fewer sites or more data",
+        )
+
+
+def _site_metadata(
+    table: SourceTable, site_rows: np.ndarray, split: np.ndarray, ends: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    labels = table.labels[site_rows]
+    meta: dict[str, Any] = {
+        "rows": int(site_rows.size),
+        "rows_per_split": {
+            name: int((split[site_rows] == code).sum()) for code, name in enumerate(SPLIT_NAMES)
+        },
+        "machines": int(pd.unique(table.machines[site_rows]).size),
+        "failures": int(labels.sum()),
+        "failure_rate": float(labels.mean()) if labels.size else 0.0,
+        "end_times": {name: table.times[e] for name, e in ends.items()},
+    }
+    for extra, column in table.extras.items():
+        if np.issubdtype(column.dtype, np.number):
+            meta[extra] = {name: column[e] for name, e in ends.items()}
+    return meta
+
+
+def _site_data(
+    site_id: str,
+    values: np.ndarray,
+    table: SourceTable,
+    ends: dict[str, np.ndarray],
+    length: int,
+    meta: dict[str, Any],
+) -> SiteData:
+    tensors = {
+        name: _split_tensors(values, table.labels, table.machines, e, length)
+        for name, e in ends.items()
+    }
+    if tensors["train"].positives == 0:
+        logger.warning("site %s has no failure at all in its training windows", site_id)
+    return SiteData(site_id, tensors["train"], tensors["val"], tensors["test"], meta)
+
+
+def build_federated_data(
+    source: DataSource,
+    table: SourceTable,
+    sites: np.ndarray,
+    site_ids: list[str],
+    split: np.ndarray,
+    config: DataConfig,
+) -> FederatedData:
+    """Fit preprocessing on the training rows (federatedly), standardise and cut windows."""
+    order = np.argsort(sites * 3 + split, kind="stable")  # contiguous (site, split) blocks
+    table, sites, split = table.take(order), sites[order], split[order]
+    train_rows = [np.flatnonzero((sites == s) & (split == TRAIN)) for s in range(len(site_ids))]
+    state = source.fit(table, train_rows)
+    table = source.transform(table, state)
+    reports = _site_reports(table, train_rows)
+    pooled = combine(reports)
+    mean, std = _row_scaling(reports, pooled, sites, config.normalization == "site")
+    values = standardise(table.values, mean, std)
+    length = config.sequence_length
+    machine_codes, _ = pd.factorize(pd.Series(table.machines), sort=False)
+    starts = run_starts(sites, split, machine_codes)
+    all_ends, last_ends = _split_ends(starts, split, table, length)
+    site_data = {}
+    for code, site_id in enumerate(site_ids):
+        ends = {}
+        for split_code, name in enumerate(SPLIT_NAMES):
+            pool = last_ends if split_code == TEST else all_ends
+            ends[name] = pool[(sites[pool] == code) & (split[pool] == split_code)]
+            rows = int(((sites == code) & (split == split_code)).sum())
+            _check_windows(site_id, name, ends[name].size, rows, table, length)
+        meta = _site_metadata(table, np.flatnonzero(sites == code), split, ends)
+        site_data[site_id] = _site_data(site_id, values, table, ends, length, meta)
+    spec = _spec(source, table, config, pooled, reports, site_ids, state)
+    return FederatedData(sites=site_data, preprocessing=spec, fingerprint=table.fingerprint)
+
+
+def _spec(
+    source: DataSource,
+    table: SourceTable,
+    config: DataConfig,
+    pooled: SufficientStats,
+    reports: list[SufficientStats],
+    site_ids: list[str],
+    state: dict[str, Any],
+) -> PreprocessingSpec:
+    options = {**table.options, "normalization": config.normalization, "transform": state}
+    if config.normalization == "site":
+        options["site_statistics"] = {
+            site_id: {"mean": r.mean.tolist(), "std": r.std.tolist()}
+            for site_id, r in zip(site_ids, reports, strict=True)
+        }
+    return PreprocessingSpec(
+        source=source.name,
+        feature_names=list(table.feature_names),
+        sequence_length=config.sequence_length,
+        mean=pooled.mean.tolist(),
+        std=pooled.std.tolist(),
+        source_options=options,
+    )

@@ -1,0 +1,106 @@
+"""The data layer's public entry points: training data for a run, and new data to predict on."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from networkfed.core.errors import DataValidationError
+from networkfed.data.assemble import build_federated_data
+from networkfed.data.config import DataConfig
+from networkfed.data.pipeline import assign_sites, assign_splits, order_rows, resolve_split_mode
+from networkfed.data.sources import SourceTable, get_source
+from networkfed.data.standardize import standardise
+from networkfed.data.types import FederatedData, PreprocessingSpec
+from networkfed.data.windows import gather_windows, run_starts, window_ends
+
+__all__ = ["load_federated_data", "prepare_new_data"]
+
+logger = logging.getLogger(__name__)
+
+
+def load_federated_data(config: DataConfig, seed: int) -> FederatedData:
+    """Every site's standardised train / validation / test windows for one experiment.
+
+    Reads (or generates) the configured source, validates it, partitions it into sites,
+    splits each site so no window crosses a split, computes the standardisation federatedly
+    from the sites' training statistics and cuts windows inside one machine. Same
+    ``(config, seed)``, same tensors.
+
+    Raises
+    ------
+    DataValidationError
+        If a file is missing, not a table, or has bad columns, cells or labels; or if a site
+        or split ends up with no window.
+    ConfigError
+        If an option does not fit the data (e.g. ``num_sites`` for a natural partition).
+    """
+    source = get_source(config.dataset)
+    table = order_rows(source.load(config, seed))
+    if table.labels is None:
+        raise DataValidationError("training data needs a label column", path=table.path)
+    split_mode = resolve_split_mode(config, source)
+    sites, site_ids = assign_sites(table, config, split_mode, seed)
+    split = assign_splits(table, sites, config, split_mode, seed)
+    data = build_federated_data(source, table, sites, site_ids, split, config)
+    logger.info(
+        "loaded %s: %d sites, %d training windows, %d features",
+        config.dataset,
+        len(site_ids),
+        sum(s.num_train_examples for s in data.sites.values()),
+        data.input_dim,
+    )
+    return data
+
+
+def prepare_new_data(
+    path: str | Path, spec: PreprocessingSpec, *, site_id: str | None = None
+) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Prepare a new file exactly like the training data of the run that made ``spec``.
+
+    Same reader and validation rules, same features, the run's standardisation statistics,
+    windows of the run's length inside one machine (a label column is optional here). After
+    a run with ``normalization="site"``, ``site_id`` picks that site's statistics; without it
+    (or for another site) the pooled federated statistics are used.
+
+    Returns
+    -------
+    x
+        ``(n, sequence_length, n_features)`` float32 windows.
+    frame
+        The file's row on which each window ends (its original columns), in window order,
+        so predictions can be written next to them.
+    """
+    source = get_source(spec.source)
+    table = source.read_new(Path(path), spec.source_options)
+    table = order_rows(source.transform(table, spec.source_options.get("transform", {})))
+    if list(table.feature_names) != list(spec.feature_names):
+        raise DataValidationError(
+            f"features {table.feature_names} differ from the training features "
+            f"{spec.feature_names}",
+            path=path,
+        )
+    scaling = spec.source_options.get("site_statistics", {}).get(site_id, spec.to_dict())
+    values = standardise(table.values, np.asarray(scaling["mean"]), np.asarray(scaling["std"]))
+    return _windows_and_rows(table, values, spec.sequence_length, path)
+
+
+def _windows_and_rows(
+    table: SourceTable, values: np.ndarray, length: int, path: str | Path
+) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Every full window of every machine, and the row each one ends on."""
+    machine_codes, _ = pd.factorize(pd.Series(table.machines), sort=False)
+    ends = window_ends(run_starts(machine_codes), length)
+    if ends.size == 0:
+        raise DataValidationError(
+            f"fewer rows than one window: no machine has {length} rows (the run's sequence_length)",
+            path=path,
+        )
+    x = torch.from_numpy(gather_windows(values, ends, length))
+    if table.original is not None:
+        return x, table.original.iloc[ends].reset_index(drop=True)
+    return x, pd.DataFrame({"machine_id": table.machines[ends], "time": table.times[ends]})

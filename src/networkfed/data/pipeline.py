@@ -1,0 +1,169 @@
+"""The source-independent steps: sites, splits, federated statistics, windows.
+
+``load_federated_data`` runs them in this order:
+
+1. order rows by machine and time (windows and time splits rely on it);
+2. assign every row to a site (a partition of rows or of machines);
+3. assign every row to train / validation / test, site by site;
+4. fit source preprocessing and standardisation on the training rows, site by site, combined
+   at the server from sufficient statistics only;
+5. standardise and cut windows inside one (site, split, machine) run.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+
+import numpy as np
+import pandas as pd
+
+from networkfed.core.errors import ConfigError
+from networkfed.data.config import DataConfig
+from networkfed.data.partition import (
+    dirichlet_partition,
+    iid_partition,
+    natural_partition,
+    quantity_skew_partition,
+)
+from networkfed.data.sources.base import DataSource, SourceTable
+from networkfed.data.splits import TEST, machine_split, stratified_split, time_split
+
+__all__ = ["assign_sites", "assign_splits", "derive_seed", "order_rows", "resolve_split_mode"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_NUM_SITES = 3
+
+
+def derive_seed(seed: int, *labels: object) -> int:
+    """An independent, reproducible seed for one named step (and site) of the pipeline."""
+    salt = zlib.crc32("/".join(str(label) for label in labels).encode())
+    return int(np.random.SeedSequence([seed, salt]).generate_state(1)[0])
+
+
+def order_rows(table: SourceTable) -> SourceTable:
+    """Rows grouped by machine (in order of first appearance), in time order within each."""
+    codes, _ = pd.factorize(pd.Series(table.machines), sort=False)
+    order = np.lexsort((np.arange(len(table)), table.times, codes))
+    return table.take(order)
+
+
+def resolve_split_mode(config: DataConfig, source: DataSource) -> str:
+    """``auto`` means the source's own split (stratified, time or machine)."""
+    return source.split_mode(config) if config.split == "auto" else config.split
+
+
+def _machine_labels(table: SourceTable, machine_codes: np.ndarray) -> np.ndarray:
+    """1 for machines whose failure rate is above the median: the label skew of machines."""
+    labels = table.labels if table.labels is not None else np.zeros(len(table), np.int64)
+    counts = np.bincount(machine_codes)
+    rates = np.bincount(machine_codes, weights=labels) / np.maximum(counts, 1)
+    return (rates > np.median(rates)).astype(np.int64)
+
+
+def _partition_items(
+    labels: np.ndarray, config: DataConfig, num_sites: int, seed: int, min_size: int
+) -> np.ndarray:
+    if config.partition == "iid":
+        return iid_partition(labels.size, num_sites, seed)
+    if config.partition == "dirichlet":
+        return dirichlet_partition(
+            labels, num_sites, config.dirichlet_alpha, seed, min_size=min_size
+        )
+    return quantity_skew_partition(
+        labels.size, num_sites, config.quantity_alpha, seed, min_size=min_size
+    )
+
+
+def assign_sites(
+    table: SourceTable, config: DataConfig, split_mode: str, seed: int
+) -> tuple[np.ndarray, list[str]]:
+    """Site index per row and the site ids, by the configured partition scheme.
+
+    Rows are the items for the stratified (tabular) split; otherwise whole machines are, so a
+    machine's windows stay at one site. A source's fixed test rows are partitioned on their
+    own so every site gets some.
+    """
+    if config.partition == "natural":
+        return _natural_sites(table, config)
+    num_sites = config.num_sites or DEFAULT_NUM_SITES
+    by_row = split_mode == "stratified"
+    sites = np.zeros(len(table), dtype=np.int64)
+    fixed = table.fixed_split if table.fixed_split is not None else np.full(len(table), -1)
+    for part, rows in enumerate((np.flatnonzero(fixed != TEST), np.flatnonzero(fixed == TEST))):
+        if rows.size == 0:
+            continue
+        part_seed = derive_seed(seed, "partition", part)
+        if by_row:
+            labels = table.labels[rows] if table.labels is not None else np.zeros(rows.size)
+            min_size = _min_rows(config)
+            sites[rows] = _partition_items(labels, config, num_sites, part_seed, min_size)
+        else:
+            codes, _ = pd.factorize(pd.Series(table.machines[rows]), sort=False)
+            min_size = _min_machines(split_mode, part, has_fixed_test=bool((fixed == TEST).any()))
+            per_machine = _partition_items(
+                _machine_labels(table.take(rows), codes), config, num_sites, part_seed, min_size
+            )
+            sites[rows] = per_machine[codes]
+    return sites, [f"site_{i}" for i in range(num_sites)]
+
+
+def _min_machines(split_mode: str, part: int, *, has_fixed_test: bool) -> int:
+    """Machines a site needs: one per split it cuts by machine, one for a time split."""
+    if split_mode != "machine" or part == 1:
+        return 1
+    return 2 if has_fixed_test else 3
+
+
+def _min_rows(config: DataConfig) -> int:
+    """Rows a site needs so each stratified split can hold at least one window."""
+    smallest = min(config.val_fraction, config.test_fraction)
+    return int(np.ceil(config.sequence_length / smallest)) + config.sequence_length
+
+
+def _natural_sites(table: SourceTable, config: DataConfig) -> tuple[np.ndarray, list[str]]:
+    if table.natural_sites is None:
+        raise ConfigError(
+            "partition",
+            "natural",
+            "iid, dirichlet or quantity (this data has no natural sites; name a --site-column)",
+        )
+    codes, names = natural_partition(table.natural_sites)
+    fixed_count = config.dataset != "synthetic"  # synthetic sites are generated to order
+    if fixed_count and config.num_sites is not None and config.num_sites != len(names):
+        raise ConfigError(
+            "num_sites",
+            config.num_sites,
+            f"{len(names)} (the natural sites: {', '.join(names)}), or a partition scheme "
+            "iid, dirichlet or quantity for another number of sites",
+        )
+    return codes, names
+
+
+def assign_splits(
+    table: SourceTable, sites: np.ndarray, config: DataConfig, split_mode: str, seed: int
+) -> np.ndarray:
+    """Split code per row, decided site by site (rows must be ordered by :func:`order_rows`)."""
+    split = (
+        table.fixed_split.copy()
+        if table.fixed_split is not None
+        else np.full(len(table), -1, dtype=np.int64)
+    )
+    has_fixed_test = bool((split == TEST).any())
+    for site in np.unique(sites):
+        rows = np.flatnonzero((sites == site) & (split < 0))
+        if rows.size == 0:
+            continue
+        site_seed = derive_seed(seed, "split", int(site))
+        val, test = config.val_fraction, config.test_fraction
+        if split_mode == "stratified":
+            labels = table.labels[rows] if table.labels is not None else np.zeros(rows.size)
+            split[rows] = stratified_split(labels, val, test, site_seed)
+        elif split_mode == "time":
+            split[rows] = time_split(table.machines[rows], val, test)
+        else:
+            split[rows] = machine_split(
+                table.machines[rows], val, test, site_seed, with_test=not has_fixed_test
+            )
+    return split

@@ -1,0 +1,145 @@
+"""Any CSV table: the user names the label and, optionally, feature, site, machine and time columns.
+
+Without ``feature_columns`` every other column that holds numbers is a feature (text columns
+such as ids are skipped and logged). A ``site_column`` gives natural sites; a
+``group_column`` names the machine of each row (one process stream otherwise); a
+``time_column`` (numbers or dates) orders rows within a machine (file order otherwise).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from networkfed.core.errors import ConfigError, DataValidationError
+from networkfed.data.config import DataConfig
+from networkfed.data.sources.base import DataSource, SourceTable, fingerprint_of
+from networkfed.data.validation import (
+    check_binary_label,
+    numeric_column,
+    read_table,
+    require_columns,
+)
+
+__all__ = ["CSVSource"]
+
+logger = logging.getLogger(__name__)
+
+_NUMERIC_SHARE = 0.9
+"""A column counts as numeric (auto features) when this share of its cells parse as numbers."""
+
+
+def _auto_features(frame: pd.DataFrame, named: set[str]) -> list[str]:
+    features = []
+    for column in frame.columns:
+        if column in named:
+            continue
+        parsed = pd.to_numeric(frame[column], errors="coerce")
+        if parsed.notna().mean() >= _NUMERIC_SHARE:
+            features.append(str(column))
+        else:
+            logger.info("column %r is not numeric: not used as a feature", column)
+    return features
+
+
+def _times(frame: pd.DataFrame, column: str | None, path: Path) -> np.ndarray:
+    if column is None:
+        return np.arange(len(frame), dtype=np.float64)
+    parsed = pd.to_numeric(frame[column], errors="coerce")
+    if parsed.isna().any():
+        dates = pd.to_datetime(frame[column], errors="coerce")
+        if dates.notna().all():
+            return dates.astype("int64").to_numpy(np.float64)
+    return numeric_column(frame, column, path)
+
+
+def _labels_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
+    missing = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
+    if missing.any():
+        raise DataValidationError(
+            "missing value (a row without a site or machine)",
+            path=path,
+            column=column,
+            rows=(np.flatnonzero(missing.to_numpy()) + 2).tolist(),
+        )
+    return frame[column].astype(str).str.strip().to_numpy(dtype=object)
+
+
+def read_csv_table(path: Path, options: dict[str, Any], *, require_label: bool) -> SourceTable:
+    """Read and validate a CSV with the columns named in ``options`` (see the module doc)."""
+    frame = read_table(path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    label = options["label_column"]
+    roles = [options.get(k) for k in ("site_column", "group_column", "time_column")]
+    named = [c for c in (label if require_label else None, *roles) if c is not None]
+    require_columns(frame, named, path)
+    features = options.get("feature_columns") or _auto_features(frame, {label, *named})
+    require_columns(frame, features, path, what="feature column")
+    if not features:
+        raise DataValidationError(
+            "no numeric feature column", path=path, hint="name them with --feature-columns"
+        )
+    values = np.column_stack([numeric_column(frame, c, path) for c in features])
+    labels = check_binary_label(frame, label, path) if label in frame.columns else None
+    site, group, time = roles
+    stream = np.full(len(frame), "stream", dtype=object)
+    return SourceTable(
+        values=values,
+        feature_names=list(features),
+        labels=labels,
+        machines=_labels_column(frame, group, path) if group else stream,
+        times=_times(frame, time, path),
+        natural_sites=_labels_column(frame, site, path) if site else None,
+        original=frame,
+        path=path,
+    )
+
+
+class CSVSource(DataSource):
+    """A user's own table with named columns."""
+
+    name: ClassVar[str] = "csv"
+    summary: ClassVar[str] = (
+        "any CSV: name the label and optionally feature, site, machine (group) and time "
+        "columns; split stratified by row, or by time within each machine"
+    )
+    options: ClassVar[dict[str, str]] = {
+        "data_path": "the CSV file",
+        "label_column": "binary failure label (required)",
+        "feature_columns": "features (default: every other numeric column)",
+        "site_column": "natural sites (needed for --partition natural)",
+        "group_column": "machine id: windows stay inside one machine",
+        "time_column": "time order within a machine (numbers or dates)",
+    }
+    default_split: ClassVar[str] = "stratified"
+
+    def split_mode(self, config: DataConfig) -> str:
+        """Machines with a history are cut in time; a plain table is split stratified by row."""
+        return "time" if config.group_column else "stratified"
+
+    def load(self, config: DataConfig, seed: int) -> SourceTable:
+        if config.data_path is None:
+            raise ConfigError("data_path", None, "the path of the CSV file (--data-path)")
+        if not config.label_column:
+            raise ConfigError("label_column", None, "the name of the label column (--label)")
+        options = {
+            "dataset": self.name,
+            "label_column": config.label_column,
+            "feature_columns": list(config.feature_columns) if config.feature_columns else None,
+            "site_column": config.site_column,
+            "group_column": config.group_column,
+            "time_column": config.time_column,
+        }
+        path = Path(config.data_path)
+        table = read_csv_table(path, options, require_label=True)
+        options["feature_columns"] = list(table.feature_names)
+        fingerprint = fingerprint_of([path], {**options, "config": config.model_dump(mode="json")})
+        return replace(table, original=None, options=options, fingerprint=fingerprint)
+
+    def read_new(self, path: Path, options: dict[str, Any]) -> SourceTable:
+        return read_csv_table(path, options, require_label=False)

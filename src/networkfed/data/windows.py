@@ -1,0 +1,54 @@
+"""Sliding windows that stay inside one run of rows (one machine, one site, one split).
+
+Rows arrive sorted so that each machine's rows of one split are contiguous and in time
+order. A *run* is a maximal stretch of rows with the same key; a window of ``length`` rows
+ends at every row that has at least ``length - 1`` rows of its own run before it. The label of
+a window is the label of its last row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["gather_windows", "last_window_ends", "run_starts", "window_ends"]
+
+
+def run_starts(*keys: np.ndarray) -> np.ndarray:
+    """For each row, the index of the first row of its run (where no key changes)."""
+    n = keys[0].shape[0] if keys else 0
+    change = np.zeros(n, dtype=bool)
+    if n:
+        change[0] = True
+    for key in keys:
+        key = np.asarray(key)
+        change[1:] |= key[1:] != key[:-1]
+    return np.maximum.accumulate(np.where(change, np.arange(n), 0)) if n else np.zeros(0, int)
+
+
+def window_ends(starts: np.ndarray, length: int) -> np.ndarray:
+    """Row indices at which a full window of ``length`` rows of the same run ends."""
+    positions = np.arange(starts.size)
+    return positions[positions - starts >= length - 1]
+
+
+def last_window_ends(starts: np.ndarray, length: int) -> np.ndarray:
+    """The last full window of each run (C-MAPSS evaluates each test engine there)."""
+    ends = window_ends(starts, length)
+    if ends.size == 0:
+        return ends
+    is_last = np.r_[starts[ends[1:]] != starts[ends[:-1]], True]
+    return ends[is_last]
+
+
+def gather_windows(values: np.ndarray, ends: np.ndarray, length: int) -> np.ndarray:
+    """Stack the windows ending at ``ends`` into ``(len(ends), length, F)`` float32.
+
+    Uses a strided view, so only the selected windows are copied.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    features = values.shape[1]
+    if ends.size == 0:
+        return np.zeros((0, length, features), dtype=np.float32)
+    view = sliding_window_view(values, length, axis=0)  # (n - length + 1, F, length)
+    return np.ascontiguousarray(view[ends - length + 1].transpose(0, 2, 1))

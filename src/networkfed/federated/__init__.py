@@ -1,0 +1,1 @@
+"""Federated learning: local training, update validation, aggregation strategies, the round loop."""

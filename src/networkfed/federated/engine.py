@@ -1,0 +1,274 @@
+"""The in-process engine: federated rounds simulated on this machine, fast and reproducible.
+
+:meth:`InProcessEngine.run` is the round loop, one labelled step per line of the federated
+recipe; sampling, local training, validation, aggregation and evaluation are the functions
+it calls, and everything else (files, monitor, progress, early stopping) is a callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import Tensor
+
+from networkfed.core.errors import TrainingError
+from networkfed.data.types import FederatedData
+from networkfed.federated.callbacks import Callback, CallbackList, History
+from networkfed.federated.config import RunConfig
+from networkfed.federated.evaluation import Evaluation, SplitPredictions, evaluate_predictions
+from networkfed.federated.execution import Chain, SiteRunner, Task
+from networkfed.federated.local_training import (
+    FitInstructions,
+    ModelSpec,
+    class_weights_from_counts,
+    label_counts,
+    round_learning_rate,
+)
+from networkfed.federated.results import BaselineResults, RoundResult, RunResult
+from networkfed.federated.sampling import sample_sites, simulate_dropouts
+from networkfed.federated.strategies import Strategy
+from networkfed.federated.types import SiteUpdate
+from networkfed.federated.validation import validate_update
+from networkfed.models import ModelWrapper
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["InProcessEngine"]
+
+
+class InProcessEngine:
+    """Runs a federation's rounds with site work on a :class:`SiteRunner`.
+
+    Parameters
+    ----------
+    config, data
+        The run settings and every site's data.
+    model
+        The global model, holding the initial weights (or, when resuming, those of the last
+        saved round: see :meth:`restore`).
+    spec, training
+        How the model is built and trained (the runner's sites use the same).
+    strategy
+        The aggregation rule.
+    runner
+        Where site work runs (this process or worker processes).
+    callbacks
+        Called in order after the engine's own :class:`History`.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        data: FederatedData,
+        model: ModelWrapper,
+        spec: ModelSpec,
+        training: Mapping[str, Any],
+        strategy: Strategy,
+        runner: SiteRunner,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.config, self.data, self.model, self.spec = config, data, model, spec
+        self.training, self.strategy, self.runner = dict(training), strategy, runner
+        self.history = History()
+        self.callbacks = CallbackList([self.history, *callbacks])
+        self.completed_round = -1
+        """Last round whose global model is evaluated and reported (-1: none, 0: initial)."""
+        self.notes: dict[str, Any] = {}
+        """What the callbacks reported about the last round (e.g. the monitor's findings)."""
+        self._elapsed_before, self._started = 0.0, time.perf_counter()
+        counts = [label_counts(site.train.y, data.num_classes) for site in data.sites.values()]
+        self.class_weights = class_weights_from_counts(counts)
+
+    def run(self) -> RunResult:
+        """Run the remaining rounds, then the baselines; return the result."""
+        config, self._started = self.config, time.perf_counter()
+        # 1. Begin: callbacks open files and displays; the initial model is round 0.
+        self.callbacks.on_train_begin(self)
+        last = self._evaluate_round_zero() if self.completed_round < 0 else None
+        stopped_early = False
+        for round_num in range(self.completed_round + 1, config.rounds + 1):
+            round_started = time.perf_counter()
+            # 2. Sampling: choose sites, then let some drop out (both seeded per round).
+            sampled = sample_sites(
+                self.data.site_ids, config.fraction_fit, config.min_fit_clients,
+                config.seed, round_num,
+            )
+            online, dropped = simulate_dropouts(
+                sampled, config.site_dropout_rate, config.seed, round_num
+            )
+            self._require_enough(round_num, online, f"{len(dropped)} of {len(sampled)} dropped out")
+            self.callbacks.on_round_begin(round_num, online)
+            # 3. Local training: every online site starts from the same global state.
+            global_state = self.model.get_parameters()
+            updates = self._train_sites(round_num, global_state, online)
+            # 4. Validation: bad updates are refused; too few good ones stop the run.
+            valid, rejected = self._validate(round_num, global_state, updates)
+            # 5. Aggregation: the strategy turns the valid updates into the next global model.
+            self.model.set_parameters(self.strategy.aggregate_fit(round_num, global_state, valid))
+            # 6. Evaluation: threshold on validation data, metrics on every site's test split.
+            evaluation = self._evaluate(self.model.get_parameters())
+            # 7. Report: callbacks log, monitor, checkpoint, display, maybe stop early.
+            last = RoundResult(
+                round_num=round_num,
+                evaluation=evaluation,
+                sampled=tuple(sampled),
+                dropped=tuple(dropped),
+                trained=tuple(u.site_id for u in valid),
+                rejected=rejected,
+                train_metrics={u.site_id: dict(u.metrics) for u in updates},
+                learning_rate=round_learning_rate(self.training, round_num),
+                seconds=time.perf_counter() - round_started,
+            )
+            self.completed_round = round_num
+            if self._report(last):
+                stopped_early = round_num < config.rounds
+                break
+        # 8. Baselines: the same training on pooled data and on every site alone.
+        baselines = self._baselines() if config.baselines else BaselineResults()
+        # 9. End: the result, handed to every callback (summary, predictions, report).
+        result = self._result(last, baselines, stopped_early)
+        self.callbacks.on_train_end(result)
+        return result
+
+    # --- state for resume ------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """What a resumed run needs besides the global model: round, strategy, callbacks."""
+        return {
+            "completed_round": self.completed_round,
+            "elapsed_seconds": self.elapsed_seconds,
+            "strategy": self.strategy.state_dict(),
+            "callbacks": self.callbacks.state_dict(),
+        }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Continue after the snapshot's round (the caller sets the global model itself)."""
+        self.strategy.load_state_dict(snapshot["strategy"])
+        self.callbacks.load_state_dict(snapshot["callbacks"])
+        self.completed_round = int(snapshot["completed_round"])
+        self._elapsed_before = float(snapshot.get("elapsed_seconds", 0.0))
+
+    @property
+    def elapsed_seconds(self) -> float:
+        """Wall time of this run so far, including the time before a resume."""
+        return self._elapsed_before + time.perf_counter() - self._started
+
+    # --- steps -------------------------------------------------------------------------------
+    def _evaluate_round_zero(self) -> RoundResult:
+        result = RoundResult(0, self._evaluate(self.model.get_parameters()))
+        self.completed_round = 0
+        self._report(result)
+        return result
+
+    def _report(self, result: RoundResult) -> bool:
+        """Hand a round to the callbacks; keep their notes; return whether one asks to stop."""
+        stop, self.notes = self.callbacks.after_round(result)
+        return stop
+
+    def _instructions(self, round_num: int) -> FitInstructions:
+        fit_config = self.strategy.configure_fit(round_num)
+        return FitInstructions(
+            round_num=round_num,
+            local_epochs=self.config.local_epochs,
+            class_weights=self.class_weights,
+            seed=self.config.seed,
+            proximal_mu=float(fit_config.get("proximal_mu", 0.0)),
+        )
+
+    def _train_sites(
+        self, round_num: int, global_state: dict[str, Tensor], site_ids: Sequence[str]
+    ) -> list[SiteUpdate]:
+        instructions = self._instructions(round_num)
+        tasks = [
+            Task("train", (global_state, site, instructions), self._cost(site))
+            for site in site_ids
+        ]
+        return self.runner.run(tasks, lambda u: self.callbacks.on_site_trained(round_num, u))
+
+    def _validate(
+        self, round_num: int, global_state: Mapping[str, Tensor], updates: Sequence[SiteUpdate]
+    ) -> tuple[list[SiteUpdate], dict[str, list[str]]]:
+        valid, rejected = [], {}
+        for update in updates:
+            problems = validate_update(global_state, update)
+            if problems:
+                rejected[update.site_id] = problems
+                logger.warning(
+                    "round %d: rejected the update of site %r: %s",
+                    round_num, update.site_id, "; ".join(problems),
+                )
+            else:
+                valid.append(update)
+        self._require_enough(round_num, valid, f"{len(rejected)} rejected")
+        return valid, rejected
+
+    def _require_enough(self, round_num: int, remaining: Sequence[Any], why: str) -> None:
+        if len(remaining) < self.config.min_fit_clients:
+            raise TrainingError(
+                f"round {round_num}: only {len(remaining)} site(s) left ({why}), fewer than "
+                f"min_fit_clients={self.config.min_fit_clients}; the global model stays at "
+                f"round {round_num - 1} (lower --min-fit-clients to continue with fewer sites)"
+            )
+
+    def _evaluate(
+        self, state: Mapping[str, Tensor], site_ids: Sequence[str] | None = None,
+        *, per_site_threshold: bool = False,
+    ) -> Evaluation:
+        sites = list(site_ids or self.data.site_ids)
+        tasks = [Task("predict", (state, s, ("val", "test")), self._cost(s)) for s in sites]
+        outputs = self.runner.run(tasks)
+        val = {s: out["val"] for s, out in zip(sites, outputs, strict=True)}
+        test = {s: out["test"] for s, out in zip(sites, outputs, strict=True)}
+        return evaluate_predictions(val, test, per_site_threshold=per_site_threshold)
+
+    def _baselines(self) -> BaselineResults:
+        """Centralized (all training data pooled) and local-only (each site alone) models."""
+        initial = self.spec.build(seed=self.config.seed).get_parameters()
+        chains = [self._chain("centralized", self.data.site_ids)]
+        chains += [self._chain(f"local/{site}", [site]) for site in self.data.site_ids]
+        self.callbacks.on_baselines_begin([chain.name for chain in chains])
+        tasks = [Task("chain", (initial, c), self._cost(*c.site_ids) * c.rounds) for c in chains]
+        states = dict(zip([c.name for c in chains], self.runner.run(tasks), strict=True))
+        centralized = self._evaluate(states["centralized"])
+        local_predictions = {
+            site: self._predict_site(states[f"local/{site}"], site) for site in self.data.site_ids
+        }
+        local = evaluate_predictions(
+            {s: p["val"] for s, p in local_predictions.items()},
+            {s: p["test"] for s, p in local_predictions.items()},
+            per_site_threshold=True,
+        )
+        return BaselineResults(centralized=centralized, local=local)
+
+    def _predict_site(self, state: Mapping[str, Tensor], site: str) -> dict[str, SplitPredictions]:
+        return self.runner.run([Task("predict", (state, site, ("val", "test")), 1.0)])[0]
+
+    def _chain(self, name: str, site_ids: Sequence[str]) -> Chain:
+        counts = [label_counts(self.data.sites[s].train.y, self.data.num_classes) for s in site_ids]
+        return Chain(
+            name, tuple(site_ids), self.config.rounds, self.config.local_epochs,
+            class_weights_from_counts(counts), self.config.seed,
+        )
+
+    def _cost(self, *site_ids: str) -> float:
+        """Relative size of a task (training windows), to schedule large tasks first."""
+        return float(sum(len(self.data.sites[s].train) for s in site_ids))
+
+    def _result(
+        self, last: RoundResult | None, baselines: BaselineResults, stopped: bool
+    ) -> RunResult:
+        if last is None:  # resumed after the last round: only the baselines were left
+            last = RoundResult(self.completed_round, self._evaluate(self.model.get_parameters()))
+        return RunResult(
+            status="complete",
+            rounds_completed=self.completed_round,
+            best_round=self.history.best_round,
+            last=last,
+            history=list(self.history.rounds),
+            baselines=baselines,
+            monitor=dict(self.notes.get("monitor", {"status": "no_data"})),
+            elapsed_seconds=self.elapsed_seconds,
+            stopped_early=stopped,
+        )

@@ -1,0 +1,249 @@
+"""Local training: what one site does with the global model in one round.
+
+One implementation serves every engine: the in-process engine (in the main process or in
+worker processes) and the Flower ``ClientApp`` call :meth:`SiteTrainer.fit` for one site at a
+time. A site's result is a pure function of (global state, site data, training settings,
+instructions, site id): shuffling and dropout draw from random streams seeded by
+``(seed, site_id, round)`` and the work runs on one torch thread, so the same site trained
+anywhere — alone, beside others, in another process — gives bit-identical parameters. That is
+what makes runs reproducible, resumable and comparable across engines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from networkfed.data.types import SplitTensors
+from networkfed.federated.fast_layers import use_fast_dropout
+from networkfed.federated.types import SiteUpdate
+from networkfed.models import ModelFactory, ModelWrapper
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FitInstructions",
+    "ModelSpec",
+    "SiteTrainer",
+    "class_weights_from_counts",
+    "label_counts",
+    "round_learning_rate",
+    "single_thread",
+    "site_seed",
+]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build the federation's model anywhere (a worker, a Flower client)."""
+
+    model_type: str
+    input_dim: int
+    num_classes: int
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, seed: int | None = None) -> ModelWrapper:
+        """A fresh model; ``seed`` makes its initial weights reproducible."""
+        return ModelFactory.create_model(
+            self.model_type, self.input_dim, self.num_classes, seed=seed, **self.overrides
+        )
+
+
+@dataclass(frozen=True)
+class FitInstructions:
+    """What the server sends each site with the global state for one round.
+
+    ``class_weights`` come from label counts summed over all sites (no site sees another's
+    labels); ``proximal_mu`` is FedProx's term (0 = plain local training).
+    """
+
+    round_num: int
+    local_epochs: int
+    class_weights: tuple[float, ...]
+    seed: int
+    proximal_mu: float = 0.0
+
+    def to_config(self) -> dict[str, Any]:
+        """A flat, Flower ``ConfigRecord``-friendly dict (kebab-case keys)."""
+        return {
+            "round": self.round_num,
+            "local-epochs": self.local_epochs,
+            "class-weights": [float(w) for w in self.class_weights],
+            "seed": self.seed,
+            "proximal-mu": float(self.proximal_mu),
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> FitInstructions:
+        """Inverse of :meth:`to_config`."""
+        return cls(
+            round_num=int(config["round"]),
+            local_epochs=int(config["local-epochs"]),
+            class_weights=tuple(float(w) for w in config["class-weights"]),
+            seed=int(config["seed"]),
+            proximal_mu=float(config.get("proximal-mu", 0.0)),
+        )
+
+
+def site_seed(seed: int, site_id: str, round_num: int, stream: str) -> int:
+    """A 63-bit seed for one random ``stream`` of one site in one round.
+
+    Hashing (rather than ``seed + round``) keeps the streams of different sites, rounds and
+    purposes independent, and depends on nothing but its arguments.
+    """
+    digest = hashlib.sha256(f"{seed}|{site_id}|{round_num}|{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def label_counts(labels: Tensor, num_classes: int) -> list[int]:
+    """What a site reports about its labels: a count per class, nothing else."""
+    return torch.bincount(labels.long(), minlength=num_classes)[:num_classes].tolist()
+
+
+def class_weights_from_counts(counts: Sequence[Sequence[int]]) -> tuple[float, ...]:
+    """Balanced class weights ``total / (classes * count)`` from per-site label counts.
+
+    The server sums the sites' counts, so the weights are those of the pooled data. A class no
+    site has gets weight 0 (it cannot occur in any loss anyway).
+    """
+    totals = [sum(column) for column in zip(*counts, strict=True)]
+    grand_total, num_classes = sum(totals), len(totals)
+    return tuple(grand_total / (num_classes * n) if n else 0.0 for n in totals)
+
+
+def round_learning_rate(training: Mapping[str, Any], round_num: int) -> float:
+    """StepLR stepped once per federated round: ``lr * gamma ** floor((round - 1) / step)``."""
+    rate = float(training["learning_rate"])
+    if training.get("scheduler", "StepLR") != "StepLR":
+        return rate
+    return rate * float(training["gamma"]) ** ((round_num - 1) // int(training["step_size"]))
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run on one torch thread, then restore the caller's setting.
+
+    One thread is both the fastest setting for these small models on a busy machine and what
+    makes results identical wherever a site trains (thread count changes float rounding).
+    """
+    previous = torch.get_num_threads()
+    if previous != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if previous != 1:
+            torch.set_num_threads(previous)
+
+
+class SiteTrainer:
+    """Trains a site's copy of the model from a global state; reused across sites and rounds.
+
+    Parameters
+    ----------
+    spec
+        The federation's model.
+    training
+        The model's training settings (:func:`networkfed.models.training_config`): batch size,
+        optimiser, learning rate and schedule, weight decay, gradient clipping.
+    """
+
+    def __init__(self, spec: ModelSpec, training: Mapping[str, Any]) -> None:
+        self.spec, self.training = spec, dict(training)
+        self.wrapper = spec.build(seed=0)
+        use_fast_dropout(self.wrapper.model)
+        self._params = [p for p in self.wrapper.model.parameters() if p.requires_grad]
+
+    @property
+    def model(self) -> nn.Module:
+        return self.wrapper.model
+
+    def fit(
+        self,
+        global_state: Mapping[str, Tensor],
+        train: SplitTensors,
+        site_id: str,
+        instructions: FitInstructions,
+    ) -> SiteUpdate:
+        """Train ``local_epochs`` on ``train`` from ``global_state``; return the new state."""
+        if len(train) == 0:
+            raise ValueError(f"site {site_id!r} has no training windows")
+        seed, round_num = instructions.seed, instructions.round_num
+        with single_thread(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(site_seed(seed, site_id, round_num, "dropout"))
+            order = torch.Generator().manual_seed(site_seed(seed, site_id, round_num, "shuffle"))
+            self.model.load_state_dict(dict(global_state))
+            mean_loss = self._train_epochs(train, instructions, order)
+            state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        metrics = {"train_loss": mean_loss, "learning_rate": self._learning_rate(round_num)}
+        return SiteUpdate(site_id, state, num_examples=len(train), metrics=metrics)
+
+    def _learning_rate(self, round_num: int) -> float:
+        return round_learning_rate(self.training, round_num)
+
+    def _train_epochs(
+        self, train: SplitTensors, instructions: FitInstructions, order: torch.Generator
+    ) -> float:
+        """The epochs themselves; returns the mean (class-weighted) training loss."""
+        model, params = self.model, self._params
+        model.train()
+        optimizer = self._optimizer(instructions.round_num)
+        weights = torch.tensor(instructions.class_weights, dtype=torch.float32)
+        loss_fn = nn.CrossEntropyLoss(weight=weights if weights.sum() > 0 else None)
+        anchor = [p.detach().clone() for p in params] if instructions.proximal_mu > 0 else None
+        clip = self.training.get("gradient_clipping")
+        total, seen = 0.0, 0
+        for _ in range(instructions.local_epochs):
+            for index in batch_indices(len(train), int(self.training["batch_size"]), order):
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(train.x[index]), train.y[index])
+                loss.backward()
+                if anchor is not None:
+                    _add_proximal_gradient(params, anchor, instructions.proximal_mu)
+                if clip:
+                    nn.utils.clip_grad_norm_(params, float(clip), foreach=True)
+                optimizer.step()
+                total += float(loss.detach()) * len(index)
+                seen += len(index)
+        mean = total / max(seen, 1)
+        if not math.isfinite(mean):
+            logger.warning("training loss became %s; the update will be rejected", mean)
+        return mean
+
+    def _optimizer(self, round_num: int) -> torch.optim.Optimizer:
+        """A fresh optimiser each round (sites keep no state between rounds)."""
+        name, rate = self.training.get("optimizer", "Adam"), self._learning_rate(round_num)
+        decay = float(self.training.get("weight_decay", 0.0))
+        if name == "SGD":
+            return torch.optim.SGD(self._params, lr=rate, weight_decay=decay, foreach=True)
+        optimizer_class = torch.optim.AdamW if name == "AdamW" else torch.optim.Adam
+        return optimizer_class(self._params, lr=rate, weight_decay=decay, fused=True)
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:
+    """One epoch's shuffled mini-batches; a last batch of one joins the one before.
+
+    (BatchNorm cannot normalise a batch of one, and dropping it would lose an example.)
+    """
+    batches = list(torch.randperm(n, generator=generator).split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
+
+
+def _add_proximal_gradient(params: list[Tensor], anchor: list[Tensor], mu: float) -> None:
+    """FedProx: the gradient of ``mu/2 * ||w - w_global||^2`` is ``mu * (w - w_global)``."""
+    grads = [p.grad for p in params]
+    if any(g is None for g in grads):
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+    torch._foreach_add_(grads, torch._foreach_sub([p.detach() for p in params], anchor), alpha=mu)

@@ -1,0 +1,192 @@
+"""Worker processes that keep the model and the site data resident across rounds.
+
+On a small CPU, training these models is bound by per-operation overhead, not arithmetic
+(``notes/cpu-speed.md``): two torch threads in one process fight each other, while one
+single-threaded process per core scales. Each worker holds a :class:`SiteExecutor` (model,
+trainer and every site's tensors, handed over once at start) and runs tasks as they come;
+tasks go to whichever worker is free, largest first, so unequal sites still keep every core
+busy. Site results do not depend on which worker ran them (see ``local_training``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import torch
+
+from networkfed.core.errors import TrainingError
+from networkfed.data.types import SiteData
+from networkfed.federated.execution import SequentialRunner, SiteExecutor, SiteRunner, Task
+from networkfed.federated.local_training import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ProcessRunner", "auto_workers", "make_runner", "warm_up"]
+
+_STOP = "stop"
+
+
+class ProcessRunner:
+    """Runs tasks on ``num_workers`` single-threaded worker processes.
+
+    Workers start on first use and stop with :meth:`close` (or when this process exits:
+    a worker whose parent disappears ends on its own).
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        training: Mapping[str, Any],
+        sites: Mapping[str, SiteData],
+        num_workers: int,
+    ) -> None:
+        if num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+        self._setup = (spec, dict(training), dict(sites))
+        self.num_workers = num_workers
+        self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+
+    def start(self) -> None:
+        """Start the workers now (they import torch and build the model while we go on)."""
+        if self._workers:
+            return
+        warm_up()
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        for index in range(self.num_workers):
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=_worker_main, args=(theirs, *self._setup), name=f"networkfed-worker-{index}",
+                daemon=True,
+            )
+            process.start()
+            theirs.close()
+            self._workers.append((process, ours))
+        logger.debug("started %d worker processes", self.num_workers)
+
+    def run(self, tasks: Sequence[Task], on_result: Callable[[Any], None] | None = None) -> list:
+        """Run ``tasks`` (largest first on the next free worker); results in task order."""
+        self.start()
+        pending = sorted(range(len(tasks)), key=lambda i: -tasks[i].cost)
+        results: list[Any] = [None] * len(tasks)
+        busy: dict[Connection, int] = {}
+        idle = [conn for _, conn in self._workers]
+        while pending or busy:
+            while pending and idle:
+                conn, index = idle.pop(), pending.pop(0)
+                conn.send(tasks[index])
+                busy[conn] = index
+            for conn in wait(list(busy)):
+                index = busy.pop(conn)  # type: ignore[call-overload]
+                results[index] = self._receive(conn)  # type: ignore[arg-type]
+                idle.append(conn)  # type: ignore[arg-type]
+                if on_result is not None:
+                    on_result(results[index])
+        return results
+
+    def _receive(self, conn: Connection) -> Any:
+        try:
+            status, value = conn.recv()
+        except (EOFError, OSError):
+            codes = [p.exitcode for p, c in self._workers if c is conn]
+            raise TrainingError(f"a worker process died (exit code {codes[0]})") from None
+        if status == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop every worker (politely, then firmly)."""
+        for _process, conn in self._workers:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send(_STOP)
+        for process, conn in self._workers:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+            conn.close()
+        self._workers = []
+
+    def __enter__(self) -> ProcessRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _worker_main(
+    conn: Connection, spec: ModelSpec, training: Mapping[str, Any], sites: Mapping[str, SiteData]
+) -> None:
+    """A worker's life: one thread, build the executor, run tasks until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    torch.set_num_threads(1)
+    executor = SiteExecutor(spec, training, sites)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if task == _STOP:
+            return
+        conn.send(_execute(executor, task))
+
+
+def _execute(executor: SiteExecutor, task: Task) -> tuple[str, Any]:
+    try:
+        return "ok", executor.execute(task)
+    except Exception as error:  # reported to the parent, which raises it
+        text = "".join(traceback.format_exception(error))
+        try:
+            pickle.dumps(error)
+        except Exception:
+            return "error", RuntimeError(f"worker failed:\n{text}")
+        return "error", error
+
+
+MIN_WORK_FOR_WORKERS = 20_000
+"""Training examples per round (windows x local epochs) below which workers do not pay:
+starting them costs about a second, a small round trains faster than that in-process."""
+
+
+def auto_workers(train_sizes: Sequence[int], local_epochs: int) -> int:
+    """How many worker processes suit this federation on this machine (0 = none).
+
+    One per site, at most two per core: with more sites than cores the operating system
+    shares the cores among single-threaded workers, which evens out unequal sites better
+    than any fixed assignment of sites to cores.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if (cores or 1) < 2 or len(train_sizes) < 2:
+        return 0
+    if sum(train_sizes) * local_epochs < MIN_WORK_FOR_WORKERS:
+        return 0
+    return min(len(train_sizes), 2 * (cores or 1))
+
+
+def make_runner(
+    spec: ModelSpec,
+    training: Mapping[str, Any],
+    sites: Mapping[str, SiteData],
+    workers: int,
+) -> SiteRunner:
+    """Worker processes when ``workers > 0``, else this process."""
+    if workers > 0:
+        return ProcessRunner(spec, training, sites, workers)
+    return SequentialRunner(SiteExecutor(spec, training, sites))
+
+
+def warm_up() -> None:
+    """Import what the first optimiser step imports (``torch._dynamo``, 2-3 s) once, here,
+    so forked workers inherit it instead of each paying for it inside the first round."""
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    parameter.grad = torch.zeros(1)
+    torch.optim.Adam([parameter], fused=True).step()

@@ -1,0 +1,350 @@
+"""A whole Flower federation on one machine: SuperLink, SuperNodes and ``flwr run`` as processes.
+
+:class:`LocalFederation` drives Flower's own command-line programs exactly as plants would run
+them (TLS on, SuperNode authentication on), only with every address on this machine:
+
+1. ``flower-superlink`` with the CA, server certificate and ``--enable-supernode-auth``;
+2. ``flwr supernode register <site>.pub`` for each site's public key (Flower 1.42 registers
+   keys through the SuperLink's Control API; unregistered keys are refused);
+3. one ``flower-supernode`` per site with its own Runtime API ``--port``, its private key, the
+   CA as ``--root-certificates`` and a ``--node-config`` naming only that site's data;
+4. ``flwr run . <connection>`` from the app folder, with the connection written to
+   ``$FLWR_HOME/config.toml`` (Flower 1.42 keeps connections there, not in pyproject.toml).
+
+Every PID, children included, is written to ``pids.json``; :meth:`LocalFederation.stop` (also
+run on leaving the ``with`` block) stops them all by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import tomli_w
+
+from networkfed.core.errors import NetworkFedError, TrainingError
+from networkfed.flower.certs import CertificateSet
+from networkfed.flower.processes import descendants, start_process, stop_tree
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CONNECTION", "FLOWER_ENV", "LocalFederation", "RunOutcome", "free_port"]
+
+CONNECTION = "networkfed-local"
+FLOWER_ENV = {
+    "FLWR_TELEMETRY_ENABLED": "0",
+    "FLWR_DISABLE_UPDATE_CHECK": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+NodeConfigValue = str | int | float | bool
+_RUN_ID = re.compile(r"Successfully started run (\d+)")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a ``flwr run`` ended: Flower's status string (``finished:completed`` on success)."""
+
+    run_id: int | None
+    status: str
+    log_path: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "finished:completed"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (chosen by the OS)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def node_config_string(values: Mapping[str, NodeConfigValue]) -> str:
+    """``--node-config`` text: space-separated TOML ``key=value`` pairs (strings quoted)."""
+    parts = []
+    for key, value in values.items():
+        if isinstance(value, str):
+            quote = "'" if "'" not in value else '"'
+            if quote in value:
+                raise NetworkFedError(f"node config value for {key!r} mixes ' and \": {value!r}")
+            parts.append(f"{key}={quote}{value}{quote}")
+        else:
+            parts.append(f"{key}={tomli_w.dumps({'v': value}).split('=', 1)[1].strip()}")
+    return " ".join(parts)
+
+
+class LocalFederation:
+    """SuperLink and SuperNodes as child processes of this one; a context manager.
+
+    Parameters
+    ----------
+    directory
+        Holds ``flwr-home/`` (Flower's config and installed app bundles), ``logs/`` and
+        ``pids.json``.
+    certs
+        From :func:`networkfed.flower.certs.make_certificates` for ``host``.
+    host
+        Where the SuperLink listens and SuperNodes dial (``127.0.0.1`` for one machine).
+    """
+
+    def __init__(self, directory: str | Path, certs: CertificateSet, host: str = "127.0.0.1"):
+        self.directory = Path(directory).resolve()
+        self.certs, self.host = certs, host
+        self.flwr_home = self.directory / "flwr-home"
+        self.logs = self.directory / "logs"
+        self.port: int | None = None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._bin = Path(sys.executable).parent
+
+    # --- environment ------------------------------------------------------------------------
+    @property
+    def env(self) -> dict[str, str]:
+        """Our environment plus Flower's quiet switches, one torch thread and our own FLWR_HOME.
+
+        The interpreter's folder goes first on PATH: the SuperLink and SuperNodes start
+        ``flower-superexec`` by name, which must be this environment's.
+        """
+        env = {**os.environ, **FLOWER_ENV, "FLWR_HOME": str(self.flwr_home)}
+        env["PATH"] = f"{self._bin}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    def _exe(self, name: str) -> str:
+        candidate = self._bin / name
+        return str(candidate) if candidate.exists() else name
+
+    @property
+    def address(self) -> str:
+        if self.port is None:
+            raise NetworkFedError("the SuperLink has not been started")
+        return f"{self.host}:{self.port}"
+
+    # --- SuperLink ----------------------------------------------------------------------------
+    def start_superlink(self, port: int | None = None, *, timeout: float = 60.0) -> None:
+        """Start ``flower-superlink`` with TLS and SuperNode authentication and wait for it."""
+        self.port = port or free_port(self.host)
+        command = [
+            self._exe("flower-superlink"),
+            "--ssl-ca-certfile", str(self.certs.ca_cert),
+            "--ssl-certfile", str(self.certs.server_cert),
+            "--ssl-keyfile", str(self.certs.server_key),
+            "--enable-supernode-auth",
+            "--disable-runtime-dependency-installation",
+            "--host", self.host,
+            "--port", str(self.port),
+        ]
+        self._start("superlink", command)
+        self._write_connection()
+        self._wait_for_port(timeout)
+
+    def _write_connection(self) -> None:
+        """Write ``$FLWR_HOME/config.toml`` naming this SuperLink as the default connection."""
+        self.flwr_home.mkdir(parents=True, exist_ok=True)
+        connection = {"address": self.address, "root-certificates": str(self.certs.ca_cert)}
+        text = tomli_w.dumps({"superlink": {"default": CONNECTION, CONNECTION: connection}})
+        tmp = self.flwr_home / ".config.toml.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.flwr_home / "config.toml")
+
+    def _wait_for_port(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive("superlink")
+            try:
+                with socket.create_connection((self.host, int(self.port or 0)), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise TrainingError(f"the SuperLink did not listen on {self.address} within {timeout:.0f} s")
+
+    # --- SuperNodes -----------------------------------------------------------------------------
+    def register_supernode(self, public_key: Path) -> None:
+        """Register a site's public key with the SuperLink (``flwr supernode register``)."""
+        self._flwr(["supernode", "register", str(public_key), CONNECTION], timeout=60)
+
+    def start_supernode(
+        self,
+        name: str,
+        private_key: Path,
+        node_config: Mapping[str, NodeConfigValue],
+        *,
+        max_retries: int | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start one ``flower-supernode`` for site ``name`` with its own Runtime API port."""
+        command = [
+            self._exe("flower-supernode"),
+            "--superlink", self.address,
+            "--root-certificates", str(self.certs.ca_cert),
+            "--auth-supernode-private-key", str(private_key),
+            "--host", self.host,
+            "--port", str(free_port(self.host)),
+            "--node-config", node_config_string(node_config),
+        ]
+        if max_retries is not None:
+            command += ["--max-retries", str(max_retries)]
+        return self._start(f"supernode-{name}", command)
+
+    def stop_supernode(self, name: str, *, kill: bool = False) -> None:
+        """Stop one SuperNode and its helpers; ``kill`` (SIGKILL) mimics a plant losing power."""
+        process = self.processes.pop(f"supernode-{name}")
+        stop_tree(process.pid, timeout=0 if kill else 5.0, sig=9 if kill else 15)
+        process.wait()
+        self._record_pids()
+
+    # --- runs -------------------------------------------------------------------------------
+    def run_app(
+        self,
+        app_dir: Path,
+        run_config: Mapping[str, NodeConfigValue],
+        *,
+        timeout: float = 3600.0,
+        echo: Callable[[str], None] | None = None,
+    ) -> RunOutcome:
+        """``flwr run . <connection> --run-config FILE --stream`` in ``app_dir``; wait for the end.
+
+        Log lines go to ``logs/run.log`` (and to ``echo``). A run still going after ``timeout``
+        seconds is stopped with ``flwr stop`` and reported with status ``timeout``.
+        """
+        overrides = self.directory / "run-config.toml"
+        overrides.write_text(tomli_w.dumps(dict(run_config)), encoding="utf-8")
+        log_path = self.logs / "run.log"
+        command = [self._exe("flwr"), "run", ".", CONNECTION, "--run-config", str(overrides),
+                   "--stream"]
+        run_id, finished = self._follow(command, app_dir, log_path, timeout, echo)
+        if run_id is None:
+            return RunOutcome(None, "not-started", log_path)
+        if not finished:
+            self._flwr(["stop", str(run_id), CONNECTION], timeout=60, check=False)
+            return RunOutcome(run_id, "timeout", log_path)
+        return RunOutcome(run_id, self.run_status(run_id), log_path)
+
+    def _follow(
+        self,
+        command: list[str],
+        cwd: Path,
+        log_path: Path,
+        timeout: float,
+        echo: Callable[[str], None] | None,
+    ) -> tuple[int | None, bool]:
+        """Run ``command``, copying its output to ``log_path``; return (run id, finished)."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        found: list[int] = []
+        with subprocess.Popen(
+            command, cwd=cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+        ) as process:
+            self.processes["flwr-run"] = process  # type: ignore[assignment]
+            self._record_pids()
+            reader = threading.Thread(
+                target=_copy_output, args=(process, log_path, echo, found), daemon=True
+            )
+            reader.start()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                stop_tree(process.pid)
+            finished = process.returncode is not None and process.returncode >= 0
+            reader.join(timeout=10)
+            self.processes.pop("flwr-run", None)
+        return (found[0] if found else None), finished
+
+    def run_status(self, run_id: int) -> str:
+        """Flower's status of a run, e.g. ``finished:completed`` or ``finished:failed``."""
+        out = self._flwr(["list", CONNECTION, "--run-id", str(run_id), "--format", "json"],
+                         timeout=60)
+        payload = json.loads(out[out.index("{"):])
+        runs = payload.get("runs") or [{}]
+        return str(runs[0].get("status", "unknown"))
+
+    # --- processes ------------------------------------------------------------------------------
+    def _start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        process = start_process(command, log_path=self.logs / f"{name}.log", env=self.env,
+                                cwd=self.directory)
+        self.processes[name] = process
+        self._record_pids()
+        return process
+
+    def _check_alive(self, name: str) -> None:
+        process = self.processes[name]
+        if process.poll() is not None:
+            raise TrainingError(
+                f"{name} exited with code {process.returncode}; see {self.logs / name}.log"
+            )
+
+    def _flwr(self, args: list[str], *, timeout: float, check: bool = True) -> str:
+        """Run one ``flwr`` CLI command with our FLWR_HOME; return its output."""
+        done = subprocess.run(
+            [self._exe("flwr"), *args], env=self.env, cwd=self.directory, capture_output=True,
+            text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+        if check and done.returncode != 0:
+            raise TrainingError(
+                f"`flwr {' '.join(args[:2])}` failed with code {done.returncode}: "
+                f"{(done.stderr or done.stdout).strip()[-500:]}"
+            )
+        return done.stdout
+
+    def _record_pids(self) -> None:
+        """Write every PID we own, with the children Flower started, to ``pids.json``."""
+        record = {
+            name: {"pid": process.pid, "children": descendants(process.pid)}
+            for name, process in self.processes.items()
+            if process.poll() is None
+        }
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.directory / ".pids.json.tmp"
+        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        os.replace(tmp, self.directory / "pids.json")
+
+    def stop(self) -> None:
+        """Stop every process started here and its descendants: SuperNodes first."""
+        self._record_pids()
+        for name in sorted(self.processes, key=lambda n: n == "superlink"):
+            process = self.processes[name]
+            stopped = stop_tree(process.pid)
+            process.wait()
+            logger.info("stopped %s (pids %s)", name, stopped)
+        self.processes.clear()
+        self._record_pids()
+
+    def __enter__(self) -> LocalFederation:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _copy_output(
+    process: subprocess.Popen[str],
+    log_path: Path,
+    echo: Callable[[str], None] | None,
+    found: list[int],
+) -> None:
+    """Copy ``flwr run`` output line by line to the log (and ``echo``); note the run id."""
+    if process.stdout is None:
+        return
+    with open(log_path, "a", encoding="utf-8") as log_file:
+        for line in process.stdout:
+            log_file.write(line)
+            log_file.flush()
+            if echo is not None:
+                echo(line.rstrip("\n"))
+            if not found and (match := _RUN_ID.search(line)):
+                found.append(int(match.group(1)))

@@ -1,0 +1,202 @@
+"""Every saved round of a run's global model: list them, and write one out as a model file.
+
+The rounds live in the run folder's ``checkpoints/`` (a ``ModelManager`` storage folder,
+model id ``global``); they are read with ``get_snapshot``, which verifies each file's
+checksum and never changes the folder. :func:`restore_round` writes a round as a portable
+pair — ``FILE.safetensors`` plus ``FILE.json`` — that :func:`load_restored_model` (or anyone
+with safetensors and the JSON) rebuilds without the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+from torch import Tensor
+
+from networkfed import __version__
+from networkfed.core.errors import CheckpointError, ConfigError, RunFolderError, UnknownRoundError
+from networkfed.models import ModelFactory, ModelManager, ModelWrapper
+from networkfed.monitoring.files import atomic_path, atomic_write_text
+from networkfed.monitoring.run_folder import CHECKPOINTS_DIR, GLOBAL_MODEL_ID
+
+__all__ = ["SavedRound", "load_restored_model", "restore_round", "saved_rounds"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "networkfed-model"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SavedRound:
+    """One saved round of the global model as ``history`` shows it.
+
+    ``problem`` is set (and ``metrics`` empty) when the round's files fail their checks, so
+    one corrupt round does not hide the others.
+    """
+
+    round: int
+    saved_at: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "saved_at": self.saved_at,
+            "metrics": self.metrics,
+            "threshold": self.threshold,
+            "problem": self.problem,
+        }
+
+
+def open_checkpoints(run_dir: str | Path) -> tuple[ModelManager, list[int]]:
+    """The run's ``ModelManager`` and the saved rounds of its global model (ascending).
+
+    Raises
+    ------
+    RunFolderError
+        If the folder or ``checkpoints/`` is missing, or no round of the global model is saved.
+    """
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise RunFolderError(folder, "", "does not exist or is not a folder")
+    if not (folder / CHECKPOINTS_DIR).is_dir():
+        raise RunFolderError(folder, f"{CHECKPOINTS_DIR}/", "is missing (no saved rounds)")
+    manager = ModelManager(storage_dir=folder / CHECKPOINTS_DIR)
+    rounds = manager.list_rounds(GLOBAL_MODEL_ID)
+    if not rounds:
+        found = ", ".join(manager.list_models()) or "none"
+        problem = f"holds no saved round of model '{GLOBAL_MODEL_ID}' (models found: {found})"
+        raise RunFolderError(folder, f"{CHECKPOINTS_DIR}/", problem)
+    return manager, sorted(rounds)
+
+
+def saved_rounds(run_dir: str | Path) -> list[SavedRound]:
+    """Every saved round with the overall test metrics stored beside it."""
+    manager, rounds = open_checkpoints(run_dir)
+    return [_describe(manager, round_num) for round_num in rounds]
+
+
+def restore_round(run_dir: str | Path, round_num: int, out: str | Path) -> tuple[Path, Path]:
+    """Write round ``round_num`` to ``out`` (safetensors) and its metadata to ``out``'s ``.json``.
+
+    The metadata (model type and config, preprocessing, threshold, metrics, source run) is
+    also embedded in the safetensors header, so the tensor file alone is self-describing.
+
+    Raises
+    ------
+    UnknownRoundError
+        If the round was never saved; lists the saved rounds.
+    ConfigError
+        If ``out`` ends in ``.json`` (that name is reserved for the metadata).
+    """
+    target = Path(out)
+    sidecar = target.with_suffix(".json")
+    if sidecar == target:
+        raise ConfigError("--out", str(out), "a model file path such as model.safetensors")
+    manager, rounds = open_checkpoints(run_dir)
+    if round_num not in rounds:
+        raise UnknownRoundError(GLOBAL_MODEL_ID, round_num, rounds)
+    state, snapshot = manager.get_snapshot(GLOBAL_MODEL_ID, round_num)
+    metadata = _restored_metadata(Path(run_dir), snapshot)
+    header = {"networkfed": json.dumps(metadata)}
+    with atomic_path(target) as temp:
+        safetensors.torch.save_file(_contiguous(state), str(temp), metadata=header)
+    atomic_write_text(sidecar, json.dumps(metadata, indent=2) + "\n")
+    logger.info("restored round %d of %s to %s", round_num, run_dir, target)
+    return target, sidecar
+
+
+def load_restored_model(path: str | Path) -> tuple[ModelWrapper, dict[str, Any]]:
+    """Rebuild the model written by :func:`restore_round` and return it with its metadata.
+
+    Reads the metadata from ``path``'s ``.json`` or, when that is absent, from the file's
+    own safetensors header.
+    """
+    file = Path(path)
+    metadata = _read_restored_metadata(file)
+    model_type, input_dim, num_classes, overrides = _build_arguments(file, metadata)
+    wrapper = ModelFactory.create_model(model_type, input_dim, num_classes, **overrides)
+    try:
+        wrapper.set_parameters(safetensors.torch.load_file(str(file)))
+    except (ValueError, OSError) as error:
+        raise CheckpointError(file, f"does not fit a {model_type} model: {error}") from None
+    return wrapper, metadata
+
+
+def _describe(manager: ModelManager, round_num: int) -> SavedRound:
+    try:
+        _, metadata = manager.get_snapshot(GLOBAL_MODEL_ID, round_num)
+    except CheckpointError as error:
+        return SavedRound(round=round_num, problem=str(error))
+    extra, metrics = metadata.get("extra") or {}, metadata.get("metrics") or {}
+    threshold = extra.get("threshold", metrics.get("threshold"))
+    return SavedRound(
+        round=round_num,
+        saved_at=metadata.get("saved_at"),
+        metrics=dict(metrics),
+        threshold=float(threshold) if isinstance(threshold, (int, float)) else None,
+    )
+
+
+def _restored_metadata(run_dir: Path, snapshot: dict[str, Any]) -> dict[str, Any]:
+    extra = snapshot.get("extra") or {}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "networkfed_version": __version__,
+        "source_run": str(run_dir.resolve()),
+        "model_id": GLOBAL_MODEL_ID,
+        "round": snapshot.get("round"),
+        "saved_at": snapshot.get("saved_at"),
+        "model_type": snapshot.get("model_type") or extra.get("model_type"),
+        "config": snapshot.get("config"),
+        "preprocessing": extra.get("preprocessing"),
+        "threshold": extra.get("threshold"),
+        "model_overrides": extra.get("model_overrides"),
+        "metrics": snapshot.get("metrics") or {},
+    }
+
+
+def _read_restored_metadata(file: Path) -> dict[str, Any]:
+    sidecar = file.with_suffix(".json")
+    try:
+        if sidecar.is_file() and sidecar != file:
+            document = json.loads(sidecar.read_text(encoding="utf-8"))
+        else:
+            with safetensors.safe_open(str(file), framework="pt") as handle:
+                document = json.loads((handle.metadata() or {})["networkfed"])
+    except (OSError, KeyError, ValueError) as error:
+        raise CheckpointError(file, f"has no readable NetworkFed metadata ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise CheckpointError(file, f"metadata is not a {FORMAT} document")
+    return document
+
+
+def _build_arguments(file: Path, metadata: dict[str, Any]) -> tuple[str, int, int, dict]:
+    """Model type, input size, classes and overrides: from the manager's config when saved,
+    else from the engine's ``extra`` (preprocessing gives the input size)."""
+    config, model_type = metadata.get("config"), metadata.get("model_type")
+    if isinstance(config, dict) and model_type and "input_dim" in config:
+        return (
+            model_type,
+            config["input_dim"],
+            config.get("num_classes", 2),
+            config.get("overrides") or {},
+        )
+    preprocessing = metadata.get("preprocessing") or {}
+    if model_type and preprocessing.get("feature_names"):
+        overrides = metadata.get("model_overrides") or {}
+        return model_type, len(preprocessing["feature_names"]), 2, overrides
+    raise CheckpointError(file, "metadata lacks the model type and config needed to rebuild it")
+
+
+def _contiguous(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {name: tensor.contiguous() for name, tensor in state.items()}

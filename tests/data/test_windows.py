@@ -1,0 +1,64 @@
+"""Windows stay inside one run (machine x site x split) and carry their last row's label."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from networkfed.data.windows import gather_windows, last_window_ends, run_starts, window_ends
+
+runs = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(1, 12)), max_size=12)
+
+
+def _rows(spec: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    machines = np.concatenate([[m] * n for m, _, n in spec]) if spec else np.zeros(0, int)
+    splits = np.concatenate([[s] * n for _, s, n in spec]) if spec else np.zeros(0, int)
+    return machines.astype(np.int64), splits.astype(np.int64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=runs, length=st.integers(1, 5))
+def test_no_window_mixes_machines_or_splits(spec: list[tuple[int, int, int]], length: int) -> None:
+    # Prepare
+    machines, splits = _rows(spec)
+    # Execute
+    ends = window_ends(run_starts(machines, splits), length)
+    # Assert
+    for end in ends:
+        window = slice(end - length + 1, end + 1)
+        assert end - length + 1 >= 0
+        assert np.unique(machines[window]).size == 1
+        assert np.unique(splits[window]).size == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=runs, length=st.integers(1, 5))
+def test_every_full_window_is_found(spec: list[tuple[int, int, int]], length: int) -> None:
+    # Prepare
+    machines, splits = _rows(spec)
+    starts = run_starts(machines, splits)
+    # Execute
+    ends = window_ends(starts, length)
+    # Assert: a row ends a window exactly when its run already has length-1 rows before it
+    expected = [i for i in range(machines.size) if i - starts[i] + 1 >= length]
+    assert ends.tolist() == expected
+    last = last_window_ends(starts, length)
+    assert np.unique(starts[ends]).size == last.size
+
+
+def test_gathered_windows_are_consecutive_rows_in_order() -> None:
+    # Prepare
+    values = np.arange(20, dtype=np.float32).reshape(10, 2)
+    ends = np.array([2, 5, 9])
+    # Execute
+    windows = gather_windows(values, ends, 3)
+    # Assert
+    assert windows.shape == (3, 3, 2)
+    assert windows.dtype == np.float32
+    np.testing.assert_array_equal(windows[1], values[3:6])
+    np.testing.assert_array_equal(windows[2, -1], values[9])
+
+
+def test_no_rows_give_no_windows() -> None:
+    assert gather_windows(np.zeros((4, 3)), np.array([], dtype=int), 5).shape == (0, 5, 3)
