@@ -28,7 +28,11 @@ def tiny_data(**options: object) -> DataConfig:
 
 
 def make_run(
-    run_dir: Path, model: str = "cnn", data: DataConfig | None = None, rounds: int = 2, **run: object
+    run_dir: Path,
+    model: str = "cnn",
+    data: DataConfig | None = None,
+    rounds: int = 2,
+    **run: object,
 ) -> RunResult:
     """One seeded federated run written to ``run_dir``."""
     config = RunConfig(

@@ -135,12 +135,20 @@ def run_federated(
 
 
 def _engine(name: str) -> EngineFunction:
+    if name == "flower" and name not in _ENGINES:
+        _load_flower_engine()
     if name not in _ENGINES:
-        if name == "flower":
-            raise ConfigError("engine", name, "'inprocess' (the Flower engine is not available "
-                                              "in this installation yet)")
         raise ConfigError("engine", name, "one of " + ", ".join(map(repr, sorted(_ENGINES))))
     return _ENGINES[name]
+
+
+def _load_flower_engine() -> None:
+    """Register the Flower engine on first use (Flower is the optional ``[flower]`` extra)."""
+    try:
+        import networkfed.flower.engine  # noqa: F401  (registers "flower")
+    except ImportError as error:
+        raise ConfigError("engine", "flower", "'inprocess', or install Flower: pip install "
+                          f"'networkfed[flower]' ({error})") from None
 
 
 def _compose(

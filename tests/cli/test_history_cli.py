@@ -29,7 +29,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def overall_rows(run_dir: Path) -> dict[int, dict]:
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines]
-    return {r["round"]: r for r in rows if r["mode"] == "federated" and r["site"] == "overall"}
+    wanted = ("federated", "overall", "test")
+    return {r["round"]: r for r in rows if (r["mode"], r["site"], r["split"]) == wanted}
 
 
 def test_history_lists_every_saved_round_with_its_metrics(run_dir: Path) -> None:

@@ -117,12 +117,23 @@ def test_per_site_table_counts_each_sites_test_windows(full_run) -> None:
         assert table[site]["Failures"] == str(int(rows["y_true"].sum()))
 
 
+def test_data_table_gives_split_sizes_and_failure_rates(full_run) -> None:
+    table = full_run[2].table("data")
+    for site, windows in SITES.items():
+        assert table[site]["Train windows"] == f"{3 * windows:,}"
+        assert table[site]["Test windows"] == f"{windows:,}"
+    assert table["overall"]["Train windows"] == f"{3 * sum(SITES.values()):,}"
+    assert table["overall"]["Val windows"] == f"{sum(SITES.values()) // 2:,}"
+
+
 def test_per_round_table_matches_metrics_jsonl(full_run) -> None:
     # Prepare
     run_dir, _, parsed = full_run
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     overall = [
-        r for r in map(json.loads, lines) if r["mode"] == "federated" and r["site"] == "overall"
+        r
+        for r in map(json.loads, lines)
+        if (r["mode"], r["site"], r["split"]) == ("federated", "overall", "test")
     ]
 
     # Execute

@@ -60,7 +60,8 @@ def export_command(
         console.print(
             f"exported round {served.round_num} of {run} ({served.model_type.value}) to "
             f"[bold]{result.path}[/] ({result.export_format}, {result.exporter})\n"
-            f"preprocessing and alarm threshold {served.threshold:.4g}: {result.preprocessing_path}\n"
+            f"preprocessing and alarm threshold {served.threshold:.4g}: "
+            f"{result.preprocessing_path}\n"
             f"parity with PyTorch: max |difference| {result.max_abs_difference:.2e} "
             f"(<= {PARITY_TOLERANCE:g})",
             highlight=False,

@@ -183,6 +183,4 @@ class _WarningLine(logging.Handler):
 def _show_warnings() -> None:
     library = logging.getLogger("networkfed")
     if not any(isinstance(h, _WarningLine) for h in library.handlers):
-        handler = _WarningLine(level=logging.WARNING)
-        library.addHandler(handler)
-        library.setLevel(logging.WARNING)
+        library.addHandler(_WarningLine(level=logging.WARNING))

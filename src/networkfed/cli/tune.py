@@ -71,11 +71,13 @@ def _progress(quiet: bool) -> Progress:
 
 
 def _write_outputs(study: Any, study_dir: Path, seed: int) -> dict[str, Any]:
-    from networkfed.tuning.outputs import write_best_hyperparameters, write_plots, write_trials_table
+    from networkfed.tuning import outputs
 
-    best = write_best_hyperparameters(study, study_dir)
-    plots = write_plots(study, study_dir, seed)
-    return {"best": best, "plots": plots, "trials": write_trials_table(study, study_dir)}
+    return {
+        "best": outputs.write_best_hyperparameters(study, study_dir),
+        "plots": outputs.write_plots(study, study_dir, seed),
+        "trials": outputs.write_trials_table(study, study_dir),
+    }
 
 
 def _print_outcome(study: Any, outputs: dict[str, Any], counts: dict[str, int]) -> None:
@@ -115,7 +117,7 @@ def tune_command(
     data_path: Annotated[
         Path | None, typer.Option("--data-path", help="File or folder of the data.")
     ] = None,
-    trials: int = typer.Option(20, "--trials", min=1, help="Finished trials the study should have."),
+    trials: int = typer.Option(20, "--trials", min=1, help="Finished trials the study needs."),
     rounds: int = typer.Option(5, "--rounds", min=1, help="Federated rounds per trial."),
     timeout: float | None = typer.Option(
         None, "--timeout", min=0, help="Stop starting trials after this many seconds."

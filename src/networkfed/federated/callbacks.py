@@ -121,16 +121,26 @@ class CallbackList:
         for callback in self.callbacks:
             callback.on_train_end(result)
 
-    def state_dict(self) -> list[dict[str, Any]]:
-        return [callback.state_dict() for callback in self.callbacks]
+    def state_dict(self) -> dict[str, dict[str, Any]]:
+        """Non-empty states keyed by callback class (``Name#2`` for a second of a kind)."""
+        states = {key: callback.state_dict() for key, callback in self._keyed()}
+        return {key: state for key, state in states.items() if state}
 
-    def load_state_dict(self, states: Sequence[Mapping[str, Any]]) -> None:
-        if len(states) != len(self.callbacks):
-            raise ValueError(
-                f"saved state is for {len(states)} callbacks, this run has {len(self.callbacks)}"
-            )
-        for callback, state in zip(self.callbacks, states, strict=True):
-            callback.load_state_dict(state)
+    def load_state_dict(self, states: Mapping[str, Mapping[str, Any]]) -> None:
+        """Restore the callbacks that saved a state; others (e.g. a display added on resume)
+        start fresh."""
+        for key, callback in self._keyed():
+            if key in states:
+                callback.load_state_dict(states[key])
+
+    def _keyed(self) -> list[tuple[str, Callback]]:
+        seen: dict[str, int] = {}
+        keyed = []
+        for callback in self.callbacks:
+            name = type(callback).__name__
+            seen[name] = seen.get(name, 0) + 1
+            keyed.append((name if seen[name] == 1 else f"{name}#{seen[name]}", callback))
+        return keyed
 
 
 class History(Callback):

@@ -167,7 +167,9 @@ class LocalFederation:
                     return
             except OSError:
                 time.sleep(0.2)
-        raise TrainingError(f"the SuperLink did not listen on {self.address} within {timeout:.0f} s")
+        raise TrainingError(
+            f"the SuperLink did not listen on {self.address} within {timeout:.0f} s"
+        )
 
     # --- SuperNodes -----------------------------------------------------------------------------
     def register_supernode(self, public_key: Path) -> None:

@@ -57,6 +57,8 @@ def header(run: RunRecord, counts: Counts) -> str:
         f"Final global model: F1 {fmt(f1)}, PR-AUC {fmt(pr_auc)}, balanced accuracy "
         f"{fmt(balanced)} on {fmt(overall[0] if overall else None)} test windows from "
         f"{sites} sites ({pct(failure_rate(overall))} failures)."
+        if final
+        else f"No final metrics: the run ended with status '{status}'."
     )
     return (
         f'<header><h1>NetworkFed run report</h1><p class="lead">{esc(" · ".join(facts))} '

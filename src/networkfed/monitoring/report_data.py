@@ -70,13 +70,17 @@ def majority_accuracy(counts: tuple[int, int | None] | None) -> float:
 
 
 def split_sizes(run: RunRecord, split: str) -> dict[str, int]:
-    """``{site: windows}`` of a split as logged in ``metrics.jsonl`` (empty when not logged)."""
+    """``{site: windows}`` of a split as logged in ``metrics.jsonl`` (empty when not logged).
+
+    The engine logs training windows per site and validation windows overall only; a missing
+    ``overall`` is the sum of the sites.
+    """
     rows = latest_rows(run.metrics, "federated", split)
-    return {
-        site: int(row["num_examples"])
-        for site, row in rows.items()
-        if isinstance(row.get("num_examples"), (int, float)) and math.isfinite(row["num_examples"])
-    }
+    sizes = {site: as_float(row.get("num_examples")) for site, row in rows.items()}
+    found = {site: int(size) for site, size in sizes.items() if math.isfinite(size)}
+    if found and OVERALL not in found:
+        found[OVERALL] = sum(found.values())
+    return found
 
 
 def baseline_values(run: RunRecord) -> dict[str, dict[str, dict[str, float]]]:

@@ -57,6 +57,8 @@ def data_summary(run: RunRecord, counts: Counts) -> str:
         "Test failures",
         "Failure rate",
     ]
+    if not counts:
+        return section("Data", intro + note("No test window counts recorded."), "data")
     rows = []
     for site, count in sorted(counts.items(), key=lambda item: item[0] == OVERALL):
         sizes = [fmt(train.get(site))] if train else []
@@ -88,6 +90,9 @@ def headline(run: RunRecord, counts: Counts) -> str:
         for label, metrics in candidates
         if isinstance(metrics, dict)
     ]
+    if not rows:
+        missing = note("summary.json holds no final metrics (the run did not finish a round).")
+        return section("Headline metrics (all test windows)", missing, "headline")
     headers = ["Model", "Accuracy", "Majority-class acc.", *[n for _, n in RATE_COLUMNS[1:]]]
     warning = note(
         f"Accuracy alone misleads here: with {pct(failure_rate(counts.get(OVERALL)))} failures, "

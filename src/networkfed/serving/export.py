@@ -116,7 +116,9 @@ def onnx_parity(served: ServedModel, path: Path) -> float:
 
 def torchscript_parity(served: ServedModel, path: Path) -> float:
     """Largest absolute difference between ``torch.jit.load`` and PyTorch on two batch sizes."""
-    loaded = torch.jit.load(str(path), map_location="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loaded = torch.jit.load(str(path), map_location="cpu")
     worst = 0.0
     with torch.inference_mode():
         for batch, seed in ((7, 1), (33, 2)):
@@ -133,9 +135,14 @@ def _max_difference(served: ServedModel, x: torch.Tensor, got: np.ndarray) -> fl
 
 
 def _export_torchscript(served: ServedModel, path: Path) -> str:
-    """Trace (not script): the models are static graphs, and tracing needs no annotations."""
+    """Trace (not script): the models are static graphs, and tracing needs no annotations.
+
+    torch 2.13 marks TorchScript deprecated (in favour of ``torch.export``) but it is still
+    the format libtorch (C++) and older runtimes load; ONNX is the forward-looking format.
+    """
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         traced = torch.jit.trace(served.module, sample_windows(served, batch=4), check_trace=False)
     traced.save(str(path))
     return "torch.jit.trace"

@@ -48,7 +48,8 @@ def run_data_settings(run_dir: str | Path) -> tuple[DataConfig, int]:
     try:
         return DataConfig.model_validate(config.get("data", {})), int(config.get("seed", 42))
     except ValueError as error:
-        raise RunFolderError(folder, CONFIG_FILE, f"has an invalid [data] table ({error})") from None
+        problem = f"has an invalid [data] table ({error})"
+        raise RunFolderError(folder, CONFIG_FILE, problem) from None
 
 
 def test_rows_by_site(data: DataConfig, seed: int) -> tuple[Path, dict[str, np.ndarray]]:

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 BEST_FILE, TRIALS_FILE = "best_hyperparameters.json", "trials.csv"
 HISTORY_PLOT, IMPORTANCE_PLOT = "history.png", "importance.png"
 OBJECTIVE = "validation F1 (failure class) of the final round's global model, pooled over sites"
+TARGET_NAME = "validation F1"
 FORMAT_VERSION = 1
 
 
@@ -97,7 +98,9 @@ def write_plots(study: optuna.Study, study_dir: Path, seed: int) -> dict[str, Pa
         return {HISTORY_PLOT: "no trials yet"}
     written[HISTORY_PLOT] = _save(
         study_dir / HISTORY_PLOT,
-        lambda: optuna.visualization.matplotlib.plot_optimization_history(study),
+        lambda: optuna.visualization.matplotlib.plot_optimization_history(
+            study, target_name=TARGET_NAME
+        ),
     )
     if len(complete_trials(study)) < 2:
         written[IMPORTANCE_PLOT] = "needs at least 2 completed trials"
@@ -105,7 +108,9 @@ def write_plots(study: optuna.Study, study_dir: Path, seed: int) -> dict[str, Pa
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
     written[IMPORTANCE_PLOT] = _save(
         study_dir / IMPORTANCE_PLOT,
-        lambda: optuna.visualization.matplotlib.plot_param_importances(study, evaluator=evaluator),
+        lambda: optuna.visualization.matplotlib.plot_param_importances(
+            study, evaluator=evaluator, target_name=TARGET_NAME
+        ),
     )
     return written
 

@@ -1,0 +1,65 @@
+"""The Flower ``ClientApp``: one site's local work, in simulation and in a plant alike.
+
+A thin shell: each handler decodes a message, calls the library (the engine's own
+``SiteExecutor`` on this site's data) and encodes the reply. Which site this is comes from the
+SuperNode's node config — ``partition-id`` in Flower's simulation, ``site-id`` (and
+``data-path``) in a deployment — and the site only ever reads its own data.
+"""
+
+from __future__ import annotations
+
+from flwr.app import Context, Message
+from flwr.clientapp import ClientApp
+
+from networkfed.federated.execution import Task
+from networkfed.federated.local_training import FitInstructions
+from networkfed.flower.messages import (
+    ARRAYS,
+    CONFIG,
+    SETUP,
+    SiteSetup,
+    predictions_content,
+    site_identity,
+    update_content,
+)
+from networkfed.flower.site_work import executor_for, identify, load_site, report_for
+
+__all__ = ["app"]
+
+app = ClientApp()
+
+
+@app.query()
+def query(message: Message, context: Context) -> Message:
+    """Say which site this node serves; a deployed site adds its data report."""
+    setup = SiteSetup.from_record(message.content[SETUP])
+    site_id, partition = identify(context.node_config, setup)
+    wants_report = bool(message.content[CONFIG]["report"]) and partition < 0
+    report = report_for(context.node_config, setup) if wants_report else None
+    return Message(site_identity(site_id, partition, report), reply_to=message)
+
+
+@app.train()
+def train(message: Message, context: Context) -> Message:
+    """One round of local training from the global state the server sent."""
+    setup = SiteSetup.from_record(message.content[SETUP])
+    config = message.content[CONFIG]
+    site = load_site(context.node_config, setup, str(config["site-id"]))
+    state = message.content[ARRAYS].to_torch_state_dict()
+    task = Task("train", (state, site.site_id, FitInstructions.from_config(config)), 0.0)
+    update = executor_for(setup, site).execute(task)
+    return Message(update_content(update), reply_to=message)
+
+
+@app.evaluate()
+def evaluate(message: Message, context: Context) -> Message:
+    """The global model's failure probabilities on this site's validation and test windows."""
+    setup = SiteSetup.from_record(message.content[SETUP])
+    config = message.content[CONFIG]
+    site = load_site(context.node_config, setup, str(config["site-id"]))
+    state = message.content[ARRAYS].to_torch_state_dict()
+    splits = tuple(str(split) for split in config["splits"])  # type: ignore[union-attr]
+    predictions = executor_for(setup, site).execute(
+        Task("predict", (state, site.site_id, splits), 0.0)
+    )
+    return Message(predictions_content(predictions), reply_to=message)

@@ -1,0 +1,99 @@
+"""The deployment server's view of the federation, built from the sites' reports alone.
+
+In a deployment the server never holds a site's rows. Each site reports (see
+:func:`networkfed.flower.site_data.site_report`) its feature names, window counts per split
+and label, and the sufficient statistics of its training rows; from those the server derives:
+
+* the shared standardisation (:class:`~networkfed.data.types.PreprocessingSpec`), exactly the
+  pooled statistics the in-process pipeline computes (``normalization="site"`` keeps each
+  site's own instead);
+* a :class:`~networkfed.data.types.FederatedData` whose sites are *summaries*: their splits
+  carry the reported labels' counts (labels in sorted order, no windows: ``x`` has shape
+  ``(n, 0, 0)``). That is all the round loop uses on the server — site ids, split sizes and
+  label counts for the class weights — so the engine, callbacks and run folder work unchanged,
+  while any attempt to train on a summary fails loudly (it has no features).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from networkfed.core.errors import DataValidationError
+from networkfed.data import DataConfig, FederatedData, PreprocessingSpec, SiteData, SplitTensors
+from networkfed.data.standardize import SufficientStats, combine
+
+__all__ = ["federation_data", "federation_spec"]
+
+SUMMARY = "summary"
+
+
+def federation_spec(
+    reports: Mapping[str, Mapping[str, Any]], config: DataConfig
+) -> PreprocessingSpec:
+    """The shared preprocessing from the sites' reports (sites' own with ``site`` scaling)."""
+    if not reports:
+        raise DataValidationError("no site reported its data; nothing to train on")
+    names = {site: list(report["feature_names"]) for site, report in reports.items()}
+    first_site = sorted(names)[0]
+    for site, features in names.items():
+        if features != names[first_site]:
+            raise DataValidationError(
+                f"site {site!r} has features {features}, site {first_site!r} has "
+                f"{names[first_site]}; every site must provide the same columns"
+            )
+    stats = {site: _stats(report) for site, report in reports.items()}
+    pooled = combine(stats[site] for site in sorted(stats))
+    options = {**dict(reports[first_site].get("options", {})),
+               "normalization": config.normalization, "transform": {}}
+    if config.normalization == "site":
+        options["site_statistics"] = {
+            site: {"mean": s.mean.tolist(), "std": s.std.tolist()} for site, s in stats.items()
+        }
+    return PreprocessingSpec(
+        source=config.dataset,
+        feature_names=names[first_site],
+        sequence_length=config.sequence_length,
+        mean=pooled.mean.tolist(),
+        std=pooled.std.tolist(),
+        source_options=options,
+    )
+
+
+def federation_data(
+    reports: Mapping[str, Mapping[str, Any]], config: DataConfig
+) -> FederatedData:
+    """Summaries of every reporting site (sorted by site id) with the shared preprocessing."""
+    spec = federation_spec(reports, config)
+    sites = {site: _summary_site(site, reports[site], spec) for site in sorted(reports)}
+    digest = hashlib.sha256()
+    for site in sorted(reports):
+        digest.update(f"{site}:{reports[site].get('fingerprint', '')};".encode())
+    digest.update(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode())
+    return FederatedData(sites=sites, preprocessing=spec, fingerprint=digest.hexdigest())
+
+
+def _stats(report: Mapping[str, Any]) -> SufficientStats:
+    return SufficientStats(int(report["count"]), np.asarray(report["total"], dtype=np.float64),
+                           np.asarray(report["total_sq"], dtype=np.float64))
+
+
+def _summary_site(site: str, report: Mapping[str, Any], spec: PreprocessingSpec) -> SiteData:
+    counts = report["label_counts"]
+    splits = {name: _summary_split(counts[name]) for name in ("train", "val", "test")}
+    scaling = spec.source_options.get("site_statistics", {}).get(site)
+    meta = {SUMMARY: True, "scaling": scaling}
+    return SiteData(site, splits["train"], splits["val"], splits["test"], meta)
+
+
+def _summary_split(label_counts: list[int]) -> SplitTensors:
+    """A split known only by its label counts: labels in sorted order and no windows."""
+    labels = torch.repeat_interleave(torch.arange(len(label_counts)), torch.tensor(label_counts))
+    n = int(labels.shape[0])
+    return SplitTensors(x=torch.empty((n, 0, 0)), y=labels.long(),
+                        machine_ids=np.full(n, "", dtype=object))

@@ -1,0 +1,83 @@
+"""The Flower ``ServerApp`` of a deployment (``flwr run . <connection>``).
+
+A thin shell around :func:`networkfed.api.run_federated`:
+
+1. read the run config once (:class:`~networkfed.flower.settings.FlowerSettings`);
+2. wait for the sites' SuperNodes and ask each which site it serves, with its data report
+   (sizes and sufficient statistics — no rows);
+3. derive the federation's standardisation and the server's view of the sites from the reports
+   (:func:`~networkfed.flower.federation_data.federation_data`);
+4. run the federation with the ``flower`` engine on this grid: NetworkFed's strategies
+   aggregate, ``ModelManager`` checkpoints every round, and the run folder and report are the
+   ones an in-process run writes (``run-dir`` on the SuperLink's machine; ``resume=true``
+   continues it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flwr.app import Context
+from flwr.serverapp import Grid, ServerApp
+
+from networkfed.api import run_federated
+from networkfed.core.errors import NetworkFedError
+from networkfed.federated.callbacks import Callback
+from networkfed.federated.results import RoundResult
+from networkfed.flower.engine import serving
+from networkfed.flower.federation_data import federation_data
+from networkfed.flower.grid_runner import GridRunner
+from networkfed.flower.messages import SiteSetup
+from networkfed.flower.settings import FlowerSettings
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["app"]
+
+app = ServerApp()
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    """Run a NetworkFed federation over the connected plants."""
+    _log_to_console()
+    try:
+        settings = FlowerSettings.from_run_config(context.run_config)
+        config = settings.config
+        runner = GridRunner(grid, SiteSetup(config.data, config.seed),
+                            min_fit_clients=config.min_fit_clients,
+                            timeout=settings.round_timeout)
+        sites = runner.discover(min_nodes=settings.min_nodes, wait=settings.node_wait_timeout,
+                                report=True)
+        logger.info("federation of %d sites: %s", len(sites), ", ".join(sorted(sites)))
+        data = federation_data(runner.reports, config.data)
+        with serving(runner):
+            result = run_federated(config, data, run_dir=settings.run_dir,
+                                   progress=RoundLog(), resume=settings.resume)
+    except NetworkFedError as error:
+        logger.error("networkfed: %s", error)
+        raise
+    logger.info("run complete: %d rounds, final F1 %.4f; run folder %s",
+                   result.rounds_completed, result.last.overall.get("f1", float("nan")),
+                   settings.run_dir.resolve())
+
+
+class RoundLog(Callback):
+    """One log line per round, for ``flwr run --stream`` and ``flwr log``."""
+
+    def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
+        logger.info("round %d: test F1 %.4f, loss %.4f, sites trained: %s", result.round_num,
+                    result.overall["f1"], result.overall["loss"],
+                    ", ".join(result.trained) or "-")
+
+
+def _log_to_console() -> None:
+    """Our progress lines in this process's output, which ``flwr run --stream`` shows."""
+    library = logging.getLogger("networkfed")
+    if not library.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("networkfed %(levelname)s: %(message)s"))
+        library.addHandler(handler)
+        library.setLevel(logging.INFO)

@@ -1,0 +1,173 @@
+"""A Flower site's own data: one partition in simulation, one plant's files in deployment.
+
+*Simulation* (Flower gives each virtual SuperNode a ``partition-id``): the site is partition
+``partition-id`` of the run's data, loaded from the run's data settings exactly as the
+in-process engine loads it (cached per process, checked by fingerprint), so both engines train
+on identical tensors.
+
+*Deployment* (a plant's ``--node-config "site-id='...' data-path='...'"``): the site reads only
+its own file with the federation's data settings, in two steps that keep raw rows at the site:
+
+1. :func:`site_report` — counts, label counts and the sufficient statistics (``n``, sums, sums
+   of squares) of its training rows, which the server combines into the shared
+   standardisation (:mod:`networkfed.flower.federation_data`);
+2. :func:`deployed_site_data` — its windows, standardised with the statistics the server sent.
+
+Sources whose preprocessing is itself fitted across sites in one process (C-MAPSS's
+per-operating-condition normalisation) are simulation-only for now.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from networkfed.core.errors import ConfigError, DataValidationError
+from networkfed.data import DataConfig, FederatedData, load_federated_data
+from networkfed.data.pipeline import assign_splits, order_rows, resolve_split_mode
+from networkfed.data.sources import SourceTable, get_source
+from networkfed.data.splits import SPLIT_NAMES, TRAIN
+from networkfed.data.standardize import site_statistics, standardise
+from networkfed.data.types import PreprocessingSpec, SiteData, SplitTensors
+from networkfed.data.windows import gather_windows, run_starts, window_ends
+
+__all__ = [
+    "SiteTable",
+    "deployed_site_data",
+    "local_data_config",
+    "simulation_site",
+    "site_report",
+    "site_table",
+]
+
+DEPLOYABLE_SOURCES = ("synthetic", "ai4i2020", "csv")
+
+
+# --- simulation ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=2)
+def _simulation_data(data_json: str, seed: int) -> FederatedData:
+    return load_federated_data(DataConfig.model_validate_json(data_json), seed)
+
+
+def simulation_site(data_json: str, seed: int, fingerprint: str, partition_id: int) -> SiteData:
+    """Partition ``partition_id`` of the run's data (the sites in the run's order)."""
+    data = _simulation_data(data_json, seed)
+    if data.fingerprint != fingerprint:
+        raise DataValidationError(
+            f"the data loaded here (fingerprint {data.fingerprint[:12]}) differs from the "
+            f"server's ({fingerprint[:12]})",
+            hint="the Flower engine loads each site from the run's data settings; pass data "
+            "that load_federated_data(config.data, config.seed) reproduces",
+        )
+    if not 0 <= partition_id < len(data.site_ids):
+        raise ConfigError("partition-id", partition_id, f"0..{len(data.site_ids) - 1}")
+    return data.sites[data.site_ids[partition_id]]
+
+
+# --- deployment -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SiteTable:
+    """One site's rows, ordered, with a split code per row (no row leaves the site)."""
+
+    site_id: str
+    table: SourceTable
+    split: np.ndarray
+    sequence_length: int
+
+    def window_ends(self) -> dict[str, np.ndarray]:
+        """Row index at which each window of each split ends (windows stay in one run)."""
+        machines, _ = pd.factorize(pd.Series(self.table.machines), sort=False)
+        ends = window_ends(run_starts(self.split, machines), self.sequence_length)
+        return {name: ends[self.split[ends] == code] for code, name in enumerate(SPLIT_NAMES)}
+
+
+def local_data_config(
+    federation: DataConfig, site_id: str, node_config: dict[str, Any]
+) -> DataConfig:
+    """The federation's data settings with this site's own data: its path, its one site."""
+    if federation.dataset not in DEPLOYABLE_SOURCES:
+        raise ConfigError(
+            "dataset", federation.dataset,
+            f"one of {', '.join(DEPLOYABLE_SOURCES)} in a Flower deployment (C-MAPSS fits its "
+            "normalisation across sites in one process: use it with `networkfed simulate`)",
+        )
+    path = node_config.get("data-path")
+    if federation.dataset != "synthetic" and not path:
+        raise ConfigError("data-path", path, "the site's data file in --node-config")
+    updates: dict[str, Any] = {"partition": "natural", "num_sites": None, "sites": (site_id,)}
+    if path:
+        updates["data_path"] = Path(str(path)).expanduser()
+    return federation.model_copy(update=updates)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_site_table(config_json: str, site_id: str, seed: int) -> SiteTable:
+    config = DataConfig.model_validate_json(config_json)
+    source = get_source(config.dataset)
+    table = order_rows(source.load(config, seed))
+    if table.labels is None:
+        raise DataValidationError("training data needs a label column", path=table.path)
+    everyone = np.zeros(len(table), dtype=np.int64)  # a plant's file is one site
+    split = assign_splits(table, everyone, config, resolve_split_mode(config, source), seed)
+    order = np.argsort(split, kind="stable")  # contiguous splits, as the in-process pipeline
+    return SiteTable(site_id, table.take(order), split[order], config.sequence_length)
+
+
+def site_table(config: DataConfig, site_id: str, seed: int) -> SiteTable:
+    """Read and split this site's rows (cached: a SuperNode may ask twice in one process)."""
+    return _cached_site_table(config.model_dump_json(), site_id, seed)
+
+
+def site_report(site: SiteTable) -> dict[str, Any]:
+    """What the site tells the server before training: sizes and sufficient statistics only."""
+    ends = site.window_ends()
+    labels = site.table.labels if site.table.labels is not None else np.zeros(0, np.int64)
+    for name, found in ends.items():
+        if found.size == 0:
+            raise DataValidationError(
+                f"site '{site.site_id}' has no {name} window of sequence_length="
+                f"{site.sequence_length}", path=site.table.path,
+                hint="use a shorter --sequence-length or more data",
+            )
+    stats = site_statistics(site.table.values[site.split == TRAIN])
+    return {
+        "site_id": site.site_id,
+        "feature_names": list(site.table.feature_names),
+        "label_counts": {
+            name: np.bincount(labels[e], minlength=2)[:2].tolist() for name, e in ends.items()
+        },
+        "count": stats.count,
+        "total": stats.total.tolist(),
+        "total_sq": stats.total_sq.tolist(),
+        "fingerprint": site.table.fingerprint,
+        "options": json.loads(json.dumps(site.table.options, default=str)),
+    }
+
+
+def deployed_site_data(site: SiteTable, spec: PreprocessingSpec) -> SiteData:
+    """The site's windows, standardised with the federation's statistics from the server."""
+    if list(site.table.feature_names) != list(spec.feature_names):
+        raise DataValidationError(
+            f"features {site.table.feature_names} differ from the federation's "
+            f"{spec.feature_names}", path=site.table.path,
+        )
+    scaling = spec.source_options.get("site_statistics", {}).get(site.site_id, spec.to_dict())
+    values = standardise(site.table.values, np.asarray(scaling["mean"]),
+                         np.asarray(scaling["std"]))
+    labels = site.table.labels if site.table.labels is not None else np.zeros(0, np.int64)
+    splits = {
+        name: SplitTensors(
+            x=torch.from_numpy(gather_windows(values, ends, site.sequence_length)),
+            y=torch.from_numpy(labels[ends].astype(np.int64)),
+            machine_ids=site.table.machines[ends],
+        )
+        for name, ends in site.window_ends().items()
+    }
+    return SiteData(site.site_id, splits["train"], splits["val"], splits["test"])

@@ -1,0 +1,35 @@
+"""Tiny seeded federations for the engine, run-folder and ``simulate`` tests."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from networkfed.data import load_federated_data
+from networkfed.data.config import DataConfig
+from networkfed.data.types import FederatedData
+from networkfed.federated.config import RunConfig
+
+TINY_ROWS = 400
+"""Rows per synthetic site: about 200 training windows each, a round in well under a second."""
+
+
+@functools.lru_cache(maxsize=4)
+def tiny_data(seed: int = 42, rows_per_site: int = TINY_ROWS) -> FederatedData:
+    """The three example sites, small (cached: tests only read it)."""
+    return load_federated_data(DataConfig(rows_per_site=rows_per_site), seed)
+
+
+def tiny_config(**changes: Any) -> RunConfig:
+    """Two rounds of one local epoch on the tiny sites, in this process."""
+    settings: dict[str, Any] = {
+        "data": DataConfig(rows_per_site=TINY_ROWS), "rounds": 2, "local_epochs": 1,
+        "workers": 0,
+    }
+    settings.update(changes)
+    return RunConfig(**settings)
+
+
+def metric_values(summary: dict[str, Any]) -> dict[str, Any]:
+    """The metrics of a summary, without what legitimately differs between runs (time)."""
+    return {k: v for k, v in summary.items() if k != "elapsed_seconds"}

@@ -1,0 +1,178 @@
+"""The in-process engine: rounds, reproducibility, rejected updates, drop-outs, baselines."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+import torch
+
+from engine_helpers import metric_values, tiny_config, tiny_data
+from networkfed.api import model_settings, run_federated
+from networkfed.core.errors import ConfigError, TrainingError
+from networkfed.federated.callbacks import Callback, EarlyStopping
+from networkfed.federated.config import RunConfig
+from networkfed.federated.engine import InProcessEngine
+from networkfed.federated.execution import SequentialRunner, SiteExecutor, Task
+from networkfed.federated.sampling import sample_sites, simulate_dropouts
+from networkfed.federated.strategies import build_strategy
+from networkfed.federated.types import SiteUpdate
+
+BROKEN_SITE = "chemical_houston"
+
+
+class CorruptingRunner:
+    """Runs tasks normally, then puts a NaN into one site's trained state."""
+
+    def __init__(self, inner: SequentialRunner) -> None:
+        self.inner = inner
+
+    def run(self, tasks: Sequence[Task], on_result: Callable[[Any], None] | None = None) -> list:
+        results = self.inner.run(tasks, on_result)
+        return [self._corrupt(r) if isinstance(r, SiteUpdate) else r for r in results]
+
+    @staticmethod
+    def _corrupt(update: SiteUpdate) -> SiteUpdate:
+        if update.site_id != BROKEN_SITE:
+            return update
+        state = dict(update.state)
+        key = next(k for k, v in state.items() if v.is_floating_point())
+        state[key] = torch.full_like(state[key], math.nan)
+        return dataclasses.replace(update, state=state)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _engine(config: RunConfig, *, corrupt: bool = False,
+            callbacks: Sequence[Callback] = ()) -> InProcessEngine:
+    data = tiny_data()
+    spec, training = model_settings(config, data)
+    runner: Any = SequentialRunner(SiteExecutor(spec, training, data.sites))
+    if corrupt:
+        runner = CorruptingRunner(runner)
+    return InProcessEngine(config, data, spec.build(seed=config.seed), spec, training,
+                           build_strategy(config.strategy), runner, callbacks)
+
+
+def test_a_run_evaluates_the_initial_model_and_every_round() -> None:
+    # Execute
+    result = run_federated(tiny_config(), tiny_data())
+
+    # Assert
+    assert [entry["round"] for entry in result.history] == [0, 1, 2]
+    assert result.rounds_completed == 2
+    assert set(result.per_site) == set(tiny_data().site_ids)
+    assert result.final["num_examples"] == sum(len(s.test) for s in tiny_data().sites.values())
+    assert 0.0 <= result.final["threshold"] <= 1.0
+    assert result.last.trained == tuple(tiny_data().site_ids)
+
+
+def test_same_seed_gives_identical_metrics_and_another_seed_does_not() -> None:
+    # Execute
+    first = run_federated(tiny_config(seed=5), tiny_data())
+    again = run_federated(tiny_config(seed=5), tiny_data())
+    other = run_federated(tiny_config(seed=6), tiny_data())
+
+    # Assert
+    assert metric_values(first.summary()) == metric_values(again.summary())
+    assert first.final["loss"] != other.final["loss"]
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_numbers_as_one_process() -> None:
+    # Execute
+    alone = run_federated(tiny_config(workers=0), tiny_data())
+    spread = run_federated(tiny_config(workers=2), tiny_data())
+
+    # Assert
+    assert metric_values(alone.summary()) == metric_values(spread.summary())
+
+
+def test_a_bad_update_is_rejected_and_the_round_goes_on() -> None:
+    # Prepare
+    engine = _engine(tiny_config(min_fit_clients=2), corrupt=True)
+
+    # Execute
+    result = engine.run()
+
+    # Assert
+    assert set(result.last.rejected) == {BROKEN_SITE}
+    assert "non-finite" in result.last.rejected[BROKEN_SITE][0]
+    assert BROKEN_SITE not in result.last.trained
+    assert result.rounds_completed == 2
+
+
+def test_too_few_valid_updates_fail_and_leave_the_global_model_unchanged() -> None:
+    # Prepare
+    engine = _engine(tiny_config(min_fit_clients=3), corrupt=True)
+    before = engine.model.get_parameters()
+
+    # Execute
+    with pytest.raises(TrainingError, match="round 1: only 2 site"):
+        engine.run()
+
+    # Assert
+    after = engine.model.get_parameters()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_too_many_drop_outs_fail_cleanly() -> None:
+    engine = _engine(tiny_config(site_dropout_rate=0.99))
+    before = engine.model.get_parameters()
+    with pytest.raises(TrainingError, match="dropped out"):
+        engine.run()
+    assert all(torch.equal(before[k], engine.model.get_parameters()[k]) for k in before)
+
+
+def test_min_fit_clients_above_the_number_of_sites_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="min_fit_clients"):
+        run_federated(tiny_config(min_fit_clients=4), tiny_data())
+
+
+def test_baselines_train_centralized_and_local_models() -> None:
+    # Execute
+    result = run_federated(tiny_config(rounds=1, baselines=True), tiny_data())
+
+    # Assert
+    baselines = result.summary()["baselines"]
+    assert set(baselines) == {"centralized", "local", "local_overall"}
+    assert set(baselines["local"]) == set(tiny_data().site_ids)
+    assert baselines["centralized"]["num_examples"] == result.final["num_examples"]
+    assert baselines["centralized"]["loss"] != result.final["loss"]
+
+
+def test_fedprox_runs_with_its_proximal_term() -> None:
+    result = run_federated(tiny_config(strategy="fedprox", strategy_options={"proximal_mu": 0.1}),
+                           tiny_data())
+    assert math.isfinite(result.final["loss"])
+
+
+def test_early_stopping_ends_the_run_before_the_last_round() -> None:
+    # Prepare: a patience of one round and an impossible improvement threshold
+    stopper = EarlyStopping(metric="loss", patience=1, min_delta=1e9)
+
+    # Execute
+    result = run_federated(tiny_config(rounds=3), tiny_data(), callbacks=[stopper])
+
+    # Assert
+    assert result.rounds_completed == 1
+    assert result.stopped_early
+
+
+def test_sampling_takes_the_larger_of_fraction_and_minimum() -> None:
+    sites = [f"s{i}" for i in range(10)]
+    assert len(sample_sites(sites, 0.5, 3, seed=1, round_num=1)) == 5
+    assert len(sample_sites(sites, 0.1, 3, seed=1, round_num=1)) == 3
+    assert sample_sites(sites, 0.5, 3, 1, 2) == sample_sites(sites, 0.5, 3, 1, 2)
+    assert sample_sites(sites, 0.5, 3, 1, 2) != sample_sites(sites, 0.5, 3, 1, 3)
+
+
+def test_drop_outs_follow_the_rate() -> None:
+    sites = [f"s{i}" for i in range(1000)]
+    online, dropped = simulate_dropouts(sites, 0.2, seed=1, round_num=1)
+    assert len(online) + len(dropped) == 1000
+    assert 150 < len(dropped) < 250

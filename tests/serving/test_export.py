@@ -1,0 +1,137 @@
+"""Export: ONNX and TorchScript files that output PyTorch's failure probabilities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from networkfed.core.errors import ConfigError
+from networkfed.data import load_federated_data
+from networkfed.serving import export as export_module
+from networkfed.serving.checkpoint import load_served_model
+from networkfed.serving.export import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    PARITY_TOLERANCE,
+    export_model,
+    preprocessing_path_for,
+)
+from tiny_runs import make_run, tiny_data
+
+MODELS = ("cnn", "lstm", "hybrid")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One finished one-round run per model."""
+    root = tmp_path_factory.mktemp("export_runs")
+    for model in MODELS:
+        make_run(root / model, model=model, rounds=1)
+    return {model: root / model for model in MODELS}
+
+
+@pytest.fixture(scope="module")
+def real_windows() -> torch.Tensor:
+    """Every site's test windows of the runs' data (an odd batch size: 105 windows)."""
+    data = load_federated_data(tiny_data(), seed=7)
+    return torch.cat([site.test.x for site in data.sites.values()])
+
+
+def onnx_probabilities(path: Path, x: torch.Tensor) -> np.ndarray:
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_onnx_export_matches_pytorch_on_real_windows(
+    model: str, runs: dict[str, Path], real_windows: torch.Tensor, tmp_path: Path
+) -> None:
+    # Prepare
+    served = load_served_model(runs[model])
+
+    # Execute
+    result = export_model(served, tmp_path / f"{model}.onnx", "onnx")
+
+    # Assert: probabilities, on batch sizes other than the export example's
+    expected = served.predict_proba(real_windows)
+    for batch in (real_windows[:1], real_windows):
+        got = onnx_probabilities(result.path, batch)
+        assert got.shape == (batch.shape[0],)
+        np.testing.assert_allclose(got, expected[: batch.shape[0]], atol=PARITY_TOLERANCE, rtol=0)
+    assert result.max_abs_difference <= PARITY_TOLERANCE
+    assert np.all((expected >= 0) & (expected <= 1))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("model", MODELS)
+def test_torchscript_export_matches_pytorch_on_real_windows(
+    model: str, runs: dict[str, Path], real_windows: torch.Tensor, tmp_path: Path
+) -> None:
+    # Prepare
+    served = load_served_model(runs[model])
+
+    # Execute
+    result = export_model(served, tmp_path / f"{model}.pt", "torchscript")
+
+    # Assert
+    loaded = torch.jit.load(str(result.path))
+    with torch.inference_mode():
+        got = loaded(real_windows).double().numpy()
+    np.testing.assert_allclose(got, served.predict_proba(real_windows), atol=PARITY_TOLERANCE)
+
+
+def test_preprocessing_and_threshold_are_written_beside_the_model(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    # Prepare
+    served = load_served_model(runs["cnn"])
+    snapshot = json.loads((runs["cnn"] / "checkpoints/global/round_0001.json").read_text())
+
+    # Execute
+    result = export_model(served, tmp_path / "model.pt", "torchscript")
+
+    # Assert
+    side = json.loads(preprocessing_path_for(result.path).read_text())
+    assert result.preprocessing_path == tmp_path / "model.pt.preprocessing.json"
+    assert side["preprocessing"] == snapshot["extra"]["preprocessing"]
+    assert side["threshold"] == snapshot["extra"]["threshold"]
+    assert side["round"] == 1 and side["format"] == "torchscript"
+
+
+@pytest.mark.slow
+def test_legacy_onnx_exporter_is_the_fallback(
+    runs: dict[str, Path], real_windows: torch.Tensor, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Prepare: the torch.export-based exporter fails
+    def broken(*_: object) -> None:
+        raise RuntimeError("dynamo export unavailable")
+
+    monkeypatch.setattr(export_module, "_onnx_dynamo", broken)
+    served = load_served_model(runs["lstm"])
+
+    # Execute
+    result = export_model(served, tmp_path / "lstm.onnx", "onnx")
+
+    # Assert
+    assert "legacy" in result.exporter
+    got = onnx_probabilities(result.path, real_windows)
+    np.testing.assert_allclose(got, served.predict_proba(real_windows), atol=PARITY_TOLERANCE)
+
+
+def test_unknown_format_is_refused_and_nothing_is_written(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    # Prepare
+    served = load_served_model(runs["cnn"])
+
+    # Execute / Assert
+    with pytest.raises(ConfigError, match="one of onnx, torchscript"):
+        export_model(served, tmp_path / "model.tflite", "tflite")
+    assert list(tmp_path.iterdir()) == []
