@@ -2,18 +2,20 @@
 
     .venv/bin/python benchmarks/tune_speed.py [--model cnn] [--trials 6] [--rounds 5] [--seed 42]
 
-The default synthetic workload (three example sites, ~15,000 rows, windows of 10), the data
-loaded once, then two fresh studies of ``--trials`` trials each, both seeded the same way:
-one with ``MedianPruner`` (the ``tune`` default), one without. Each trial is a full federated
-simulation on the in-process engine with its default worker choice. Reports wall time, trials
-per hour, rounds actually trained (pruned trials stop early), the pruned count and the best
-validation F1. Writes ``benchmarks/results/tune_speed.json``.
+The default synthetic workload (three example sites, ~15,000 rows, windows of 10) is loaded
+once; then two studies of ``--trials`` trials, seeded the same way, one with ``MedianPruner``
+(the ``tune`` default) and one without, run **interleaved** (one trial of each in turn), so a
+busy shared machine slows both alike. Each trial is a full federated simulation on the
+in-process engine with its default worker choice. A study's time is the sum of its trials'
+durations. Reports trials per hour, rounds actually trained (pruned trials stop early), the
+pruned count and the best validation F1. Writes ``benchmarks/results/tune_speed.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import tempfile
@@ -34,26 +36,39 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "tune_speed.json"
 
 
-def _study(settings: StudySettings, data: FederatedData, trials: int) -> dict[str, Any]:
-    """One fresh study; its timing and what it found."""
-    with tempfile.TemporaryDirectory() as folder:
-        started = time.perf_counter()
-        study = run_study(folder, settings, trials, data)
-        seconds = time.perf_counter() - started
-    states = [trial.state for trial in study.trials]
-    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+def _summary(study: optuna.Study, pruning: bool) -> dict[str, Any]:
+    """Timing and outcome of one finished study."""
+    trials = study.trials
+    seconds = sum(t.duration.total_seconds() for t in trials if t.duration is not None)
+    states = [t.state for t in trials]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    rounds = sum(t.last_step or 0 for t in trials)
     return {
-        "pruning": settings.pruning,
-        "trials": len(study.trials),
+        "pruning": pruning,
+        "trials": len(trials),
         "complete": states.count(TrialState.COMPLETE),
         "pruned": states.count(TrialState.PRUNED),
         "failed": states.count(TrialState.FAIL),
-        "rounds_trained": sum(t.last_step or 0 for t in study.trials),
+        "rounds_trained": rounds,
         "seconds": round(seconds, 1),
-        "seconds_per_trial": round(seconds / max(len(study.trials), 1), 1),
-        "trials_per_hour": round(3600 * len(study.trials) / seconds, 1),
+        "seconds_per_trial": round(seconds / max(len(trials), 1), 1),
+        "seconds_per_round": round(seconds / max(rounds, 1), 2),
+        "trials_per_hour": round(3600 * len(trials) / seconds, 1),
         "best_val_f1": round(max(t.value for t in complete), 4) if complete else None,
     }
+
+
+def _interleaved(
+    base: StudySettings, data: FederatedData, trials: int
+) -> list[dict[str, Any]]:
+    """Both studies, one trial each in turn; their summaries (pruning on first)."""
+    variants = [base.model_copy(update={"pruning": pruning}) for pruning in (True, False)]
+    with tempfile.TemporaryDirectory() as root:
+        folders = [Path(root) / f"pruning_{s.pruning}" for s in variants]
+        studies = []
+        for count in range(1, trials + 1):
+            studies = [run_study(f, s, count, data) for f, s in zip(folders, variants, strict=True)]
+        return [_summary(study, s.pruning) for study, s in zip(studies, variants, strict=True)]
 
 
 def main() -> None:
@@ -65,14 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("networkfed.monitoring").setLevel(logging.ERROR)  # as `tune` does
     base = StudySettings(model=args.model, data=DataConfig(), rounds=args.rounds, seed=args.seed)
-    started = time.perf_counter()
     data = load_federated_data(base.data, base.seed)
-    load_seconds = time.perf_counter() - started
-    runs = [
-        _study(base.model_copy(update={"pruning": pruning}), data, args.trials)
-        for pruning in (True, False)
-    ]
+    runs = _interleaved(base, data, args.trials)
     result = {
         "command": f"benchmarks/tune_speed.py --model {args.model} --trials {args.trials} "
         f"--rounds {args.rounds} --seed {args.seed}",
@@ -84,11 +95,11 @@ def main() -> None:
             "pruner": "MedianPruner(n_startup_trials=2, n_warmup_steps=1) on per-round val F1",
             "sampler": "TPESampler(seed=seed + trial index, n_startup_trials=5)",
         },
-        "data_load_seconds": round(load_seconds, 2),
         "studies": runs,
         "speedup_from_pruning": round(runs[0]["trials_per_hour"] / runs[1]["trials_per_hour"], 2),
         "machine": {
             "cpus": os.cpu_count(),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,

@@ -69,6 +69,26 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
     assert f"rows_per_site = {TINY_ROWS}" in written
 
 
+def test_hparams_from_a_tune_result_apply_and_flags_still_win(tmp_path: Path) -> None:
+    # Prepare: a best_hyperparameters.json as `networkfed tune` writes it
+    tuned = tmp_path / "best_hyperparameters.json"
+    tuned.write_text(json.dumps({
+        "model": "cnn", "model_overrides": {"dropout_rate": 0.1},
+        "training_overrides": {"learning_rate": 0.002}, "local_epochs": 2,
+    }))
+
+    # Execute
+    result = _simulate(*TINY, "--rounds", "1", "--hparams", str(tuned), "--quiet",
+                       "--run-dir", str(tmp_path / "run"))
+
+    # Assert: tuned values applied, except local_epochs, which the flag (in TINY) sets to 1
+    assert result.exit_code == 0, result.output
+    written = _toml(tmp_path / "run")
+    assert "dropout_rate = 0.1" in written
+    assert "learning_rate = 0.002" in written
+    assert "local_epochs = 1\n" in written
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [

@@ -11,7 +11,6 @@ import pytest
 from engine_helpers import tiny_config, tiny_data
 from networkfed.api import run_federated
 from networkfed.core.errors import ConfigError
-from networkfed.federated.config import RunConfig
 from networkfed.models import ModelManager
 from networkfed.monitoring.run_folder import METRIC_KEYS, load_run
 from networkfed.monitoring.run_writer import load_run_config
@@ -102,8 +101,10 @@ def test_a_new_run_never_overwrites_another_runs_folder(run_dir: Path) -> None:
         run_federated(tiny_config(), tiny_data(), run_dir=run_dir)
 
 
-def test_a_run_without_folder_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_without_folder_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    result = run_federated(RunConfig(**{**tiny_config().model_dump(), "rounds": 1}), tiny_data())
+    result = run_federated(tiny_config(rounds=1), tiny_data())
     assert result.run_dir is None
     assert list(tmp_path.iterdir()) == []

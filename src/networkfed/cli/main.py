@@ -10,6 +10,7 @@ import typer
 from networkfed import __version__
 from networkfed.cli.datasets import datasets_app
 from networkfed.cli.export import export_command
+from networkfed.cli.flower import flower_app
 from networkfed.cli.history import history_command, restore_command
 from networkfed.cli.models import models_command
 from networkfed.cli.predict import predict_command
@@ -51,3 +52,4 @@ app.add_typer(datasets_app, name="datasets")
 app.command("tune")(tune_command)
 app.command("predict")(predict_command)
 app.command("export")(export_command)
+app.add_typer(flower_app, name="flower")

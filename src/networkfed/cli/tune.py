@@ -8,6 +8,7 @@ it ends with ``best_hyperparameters.json`` for ``networkfed simulate --hparams F
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -153,6 +154,9 @@ def tune_command(
     from networkfed.tuning.study import run_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar reports trials
+    # A study tries poor settings on purpose: the training monitor's per-trial findings
+    # (stagnation, ...) are noise here; the trial's score already says how it went.
+    logging.getLogger("networkfed.monitoring").setLevel(logging.ERROR)
 
     settings = _settings(
         model=model, rounds=rounds, seed=seed, strategy=strategy, pruning=pruning,

@@ -109,7 +109,7 @@ class ProcessRunner:
             with contextlib.suppress(OSError, ValueError):
                 conn.send(_STOP)
         for process, conn in self._workers:
-            process.join(timeout=5)
+            process.join(timeout=1)  # an idle worker stops at once; a busy one is not waited for
             if process.is_alive():
                 process.kill()
                 process.join(timeout=5)

@@ -32,7 +32,14 @@ from networkfed.flower.settings import DEFAULT_RUN_CONFIG
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DeployOptions", "deploy_locally", "node_configs", "write_app_dir"]
+__all__ = [
+    "DeployOptions",
+    "deploy_locally",
+    "deploy_run_config",
+    "node_configs",
+    "write_app_dir",
+    "write_config_file",
+]
 
 APP_NAME = "networkfed"
 
@@ -83,6 +90,7 @@ class DeployOptions:
     """How the local deployment waits: for its nodes and for each round's replies."""
 
     round_timeout: float = 600.0
+    straggler_timeout: float = 120.0
     node_wait_timeout: float = 300.0
     run_timeout: float = 24 * 3600.0
     resume: bool = False
@@ -104,30 +112,37 @@ def deploy_locally(
     folder = Path(directory).resolve()
     certs = certs or make_certificates(folder / "certs", site_ids=list(nodes))
     run_dir = Path(config.run_dir or folder / "run").resolve()
-    config_file = _write_config_file(config.model_copy(update={"run_dir": run_dir}), folder)
+    config_file = write_config_file(config.model_copy(update={"run_dir": run_dir}), folder)
     with LocalFederation(folder, certs) as federation:
         federation.start_superlink()
         for site in nodes:
             federation.register_supernode(certs.node_keys[site][1])
         for site, node_config in nodes.items():
             federation.start_supernode(site, certs.node_keys[site][0], node_config)
-        run_config = {
-            "config-file": str(config_file), "run-dir": str(run_dir),
-            "min-nodes": len(nodes), "resume": options.resume,
-            "round-timeout": options.round_timeout,
-            "node-wait-timeout": options.node_wait_timeout,
-        }
+        run_config = deploy_run_config(config_file, run_dir, len(nodes), options)
         app_dir = write_app_dir(folder / "app")
         return federation.run_app(app_dir, run_config, timeout=options.run_timeout, echo=echo)
 
 
-def _write_config_file(config: RunConfig, folder: Path) -> Path:
+def deploy_run_config(
+    config_file: Path, run_dir: Path, num_nodes: int, options: DeployOptions
+) -> dict[str, NodeConfigValue]:
+    """``flwr run --run-config`` values: the settings file, run folder and waiting rules."""
+    return {
+        "config-file": str(config_file), "run-dir": str(run_dir), "min-nodes": num_nodes,
+        "resume": options.resume, "round-timeout": options.round_timeout,
+        "straggler-timeout": options.straggler_timeout,
+        "node-wait-timeout": options.node_wait_timeout,
+    }
+
+
+def write_config_file(config: RunConfig, folder: Path) -> Path:
     """The run's settings in ``networkfed simulate --config`` format, for the ServerApp."""
     from networkfed.monitoring.run_writer import config_dict
 
     values = {k: v for k, v in config_dict(config).items() if v is not None}
     values["data"] = {k: v for k, v in values["data"].items() if v is not None}
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "networkfed.toml"
+    path = folder / f"networkfed-{config.run_dir.name if config.run_dir else 'run'}.toml"
     path.write_text(tomli_w.dumps(values), encoding="utf-8")
     return path

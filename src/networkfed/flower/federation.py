@@ -302,7 +302,7 @@ class LocalFederation:
         """Write every PID we own, with the children Flower started, to ``pids.json``."""
         record = {
             name: {"pid": process.pid, "children": descendants(process.pid)}
-            for name, process in self.processes.items()
+            for name, process in list(self.processes.items())  # other threads may add/remove
             if process.poll() is None
         }
         self.directory.mkdir(parents=True, exist_ok=True)

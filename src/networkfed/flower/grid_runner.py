@@ -57,6 +57,9 @@ class GridRunner:
         Fewest training replies a round may go on with.
     timeout
         Seconds to wait for a round's replies.
+    straggler_timeout
+        Seconds to wait for the remaining replies once the first one is in (``None``: no
+        limit beyond ``timeout``; simulation, where virtual sites take turns).
     local
         Runs baseline ``chain`` tasks (simulation only: a deployment's server has no data).
     """
@@ -68,10 +71,12 @@ class GridRunner:
         *,
         min_fit_clients: int,
         timeout: float,
+        straggler_timeout: float | None = None,
         local: SiteRunner | None = None,
     ) -> None:
         self.grid, self.setup, self.local = grid, setup.record(), local
         self.min_fit_clients, self.timeout = min_fit_clients, timeout
+        self.straggler_timeout = timeout if straggler_timeout is None else straggler_timeout
         self.nodes: dict[str, int] = {}
         """site id -> node id, learnt by asking each node (:meth:`discover`)."""
         self.reports: dict[str, dict[str, Any]] = {}
@@ -144,26 +149,45 @@ class GridRunner:
             self.discover(min_nodes=0, wait=0)
 
     def _exchange(self, tasks: Sequence[Task], sites: Sequence[str]) -> dict[str, Message]:
-        """Send the messages, wait up to ``timeout``; return the good replies by site."""
+        """Send the messages, collect replies (see :meth:`_collect`); good replies by site."""
         pending: list[tuple[Message, str]] = []
         for task, site in zip(tasks, sites, strict=True):
             if site in self.nodes:
                 pending.append((self._message(task, site), site))
             else:
                 logger.warning("site %r has no connected SuperNode; it is left out", site)
-        replies = list(self.grid.send_and_receive([m for m, _ in pending], timeout=self.timeout))
+        self.grid.push_messages([message for message, _ in pending])
         site_of = {message.metadata.message_id: site for message, site in pending}
         good: dict[str, Message] = {}
-        for reply in replies:
-            site = site_of.get(reply.metadata.reply_to_message_id)
-            if site is not None and reply.has_error():
+        for reply in self._collect(set(site_of)):
+            site = site_of[reply.metadata.reply_to_message_id]
+            if reply.has_error():
                 logger.warning("site %r failed: %s", site, reply.error.reason.strip())
-            elif site is not None:
+            else:
                 good[site] = reply
-        answered = {site_of.get(reply.metadata.reply_to_message_id) for reply in replies}
-        for site in sorted(set(site_of.values()) - answered):
-            logger.warning("site %r did not reply within %.0f s", site, self.timeout)
         return good
+
+    def _collect(self, message_ids: set[str]) -> list[Message]:
+        """Replies until all are in, ``timeout`` passes, or ``straggler_timeout`` has passed
+        since the first reply (a crashed node is only declared gone after missed heartbeats).
+        """
+        replies: list[Message] = []
+        waiting, started, first = set(message_ids), time.monotonic(), None
+        while waiting:
+            now = time.monotonic()
+            late = first is not None and now - first > self.straggler_timeout
+            if now - started > self.timeout or late:
+                logger.warning("%d site(s) did not reply within %.0f s", len(waiting),
+                               now - started)
+                break
+            found = [r for r in self.grid.pull_messages(waiting)
+                     if r.metadata.reply_to_message_id in waiting]
+            waiting -= {reply.metadata.reply_to_message_id for reply in found}
+            replies += found
+            if found and first is None:
+                first = time.monotonic()
+            time.sleep(0 if found else 0.1)
+        return replies
 
     def _message(self, task: Task, site: str) -> Message:
         state, _, detail = task.payload

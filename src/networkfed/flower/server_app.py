@@ -48,7 +48,8 @@ def main(grid: Grid, context: Context) -> None:
         config = settings.config
         runner = GridRunner(grid, SiteSetup(config.data, config.seed),
                             min_fit_clients=config.min_fit_clients,
-                            timeout=settings.round_timeout)
+                            timeout=settings.round_timeout,
+                            straggler_timeout=settings.straggler_timeout)
         sites = runner.discover(min_nodes=settings.min_nodes, wait=settings.node_wait_timeout,
                                 report=True)
         logger.info("federation of %d sites: %s", len(sites), ", ".join(sorted(sites)))

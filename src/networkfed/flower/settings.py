@@ -47,6 +47,7 @@ DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "min-nodes": 0,
     "node-wait-timeout": 300.0,
     "round-timeout": 600.0,
+    "straggler-timeout": 120.0,
 }
 """Key -> default; ``0`` and ``""`` mean "not set" (rows-per-site, min-nodes, config-file,
 run-dir)."""
@@ -74,6 +75,7 @@ class FlowerSettings:
     min_nodes: int
     node_wait_timeout: float
     round_timeout: float
+    straggler_timeout: float
 
     @classmethod
     def from_run_config(cls, run_config: Mapping[str, Any]) -> FlowerSettings:
@@ -84,7 +86,8 @@ class FlowerSettings:
                               "one of " + ", ".join(sorted(DEFAULT_RUN_CONFIG)))
         values = {**DEFAULT_RUN_CONFIG, **run_config}
         config = _run_config(values)
-        waits = {key: float(values[key]) for key in ("node-wait-timeout", "round-timeout")}
+        keys = ("node-wait-timeout", "round-timeout", "straggler-timeout")
+        waits = {key: float(values[key]) for key in keys}
         for key, seconds in waits.items():
             if not (seconds > 0 and math.isfinite(seconds)):
                 raise ConfigError(key, seconds, "a positive number of seconds")
@@ -95,8 +98,7 @@ class FlowerSettings:
         run_dir = (Path(str(values["run-dir"])) if values["run-dir"]
                    else config.run_dir or _default_dir(config))
         return cls(config.model_copy(update={"run_dir": run_dir}), run_dir,
-                   bool(values["resume"]), min_nodes, waits["node-wait-timeout"],
-                   waits["round-timeout"])
+                   bool(values["resume"]), min_nodes, *waits.values())
 
 
 def _run_config(values: Mapping[str, Any]) -> RunConfig:

@@ -141,6 +141,7 @@ class RunFolderCallback(Callback):
         existing = self.run_dir / "manifest.json"
         if engine.completed_round >= 0 and existing.is_file():  # resumed: keep created_at etc.
             self.manifest = {**self.manifest, **json.loads(existing.read_text(encoding="utf-8"))}
+            self.manifest.pop("error", None)
         else:
             write_config(self.run_dir, self.config)
         self.manifest = write_manifest(self.run_dir, self.manifest, status="running")

@@ -1,0 +1,149 @@
+"""The in-process engine against Flower's simulation engine, on the same runs.
+
+    .venv/bin/python benchmarks/engine_vs_flower.py [--rounds 10] [--many-rounds 3]
+
+Two scenarios, each run by both engines (``RunConfig.engine = "inprocess"`` / ``"flower"``),
+every run in a fresh child process so start-up is part of the time:
+
+* ``default``: the default simulation — three example sites on the built-in telemetry,
+  10 rounds x 3 local epochs, FedAvg, the global model evaluated on every site every round;
+* ``sites_1000``: the same telemetry spread over 1,000 sites (``partition="iid"``,
+  ``num_sites=1000``; rows dealt out stratified and one reading per window, since 15 rows a
+  site hold no 10-step window), 3 rounds x 3 local epochs, every site training every round.
+
+Measured: wall time from starting the child to its exit (interpreter, imports, Ray start-up,
+data, training, evaluation, shut-down) and the peak resident memory of the child's whole
+process tree (Ray's raylet, GCS and workers included), sampled every 0.2 s. Both engines give
+the same metrics (checked here on the final F1). Writes
+``benchmarks/results/engine_vs_flower.json`` with ``speedup_default`` and
+``speedup_1000_sites`` (Flower time / in-process time). Targets: >= 5x and >= 10x, and
+in-process peak memory under 2 GB at 1,000 sites.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results" / "engine_vs_flower.json"
+LOGS = Path(__file__).resolve().parent / "results" / "engine_vs_flower.log"
+SEED = 42
+TARGETS = {"speedup_default": 5.0, "speedup_1000_sites": 10.0, "inprocess_peak_gb_1000": 2.0}
+
+
+def main() -> None:
+    args = _arguments()
+    if args.part:
+        print(json.dumps(_run_part(args.part, args.engine, args.rounds)), flush=True)
+        return
+    report: dict[str, Any] = {
+        "command": "python benchmarks/engine_vs_flower.py " + " ".join(sys.argv[1:]),
+        "machine": _machine(), "targets": TARGETS,
+    }
+    LOGS.parent.mkdir(parents=True, exist_ok=True)
+    LOGS.write_text("", encoding="utf-8")
+    for scenario, rounds in (("default", args.rounds), ("sites_1000", args.many_rounds)):
+        report[scenario] = _compare(scenario, rounds)
+        print(json.dumps({scenario: report[scenario]}, indent=2), flush=True)
+    report["speedup_default"] = report["default"]["speedup"]
+    report["speedup_1000_sites"] = report["sites_1000"]["speedup"]
+    report["inprocess_peak_gb_1000_sites"] = report["sites_1000"]["inprocess"]["peak_rss_gb"]
+    report["machine"]["load_average_after"] = list(os.getloadavg())
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS}")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of the default run")
+    parser.add_argument("--many-rounds", type=int, default=3, help="rounds with 1,000 sites")
+    parser.add_argument("--part", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", default="inprocess", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def _compare(scenario: str, rounds: int) -> dict[str, Any]:
+    runs = {engine: _child(scenario, engine, rounds) for engine in ("inprocess", "flower")}
+    return {
+        "rounds": rounds,
+        **runs,
+        "speedup": runs["flower"]["wall_seconds"] / runs["inprocess"]["wall_seconds"],
+        "memory_ratio": runs["flower"]["peak_rss_gb"] / runs["inprocess"]["peak_rss_gb"],
+        "same_final_f1": runs["flower"]["final_f1"] == runs["inprocess"]["final_f1"],
+    }
+
+
+def _child(scenario: str, engine: str, rounds: int) -> dict[str, Any]:
+    """Run one part in a fresh process; time it and watch its process tree's memory."""
+    command = [sys.executable, __file__, "--part", scenario, "--engine", engine,
+               "--rounds", str(rounds)]
+    env = {**os.environ, "FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
+    started = time.perf_counter()
+    with open(LOGS, "a", encoding="utf-8") as log:
+        log.write(f"\n=== {scenario} / {engine} ===\n")
+        log.flush()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
+                                   env=env)
+        peak = _watch_memory(process)
+        out, _ = process.communicate()
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{scenario}/{engine} failed ({process.returncode}); see {LOGS}")
+    result = json.loads(out.strip().splitlines()[-1])
+    return {**result, "wall_seconds": wall, "peak_rss_gb": peak() / 1e9}
+
+
+def _watch_memory(process: subprocess.Popen[str]) -> Any:
+    """Sample the RSS of ``process`` and its descendants until it exits; return a getter."""
+    from networkfed.flower.processes import tree_rss_bytes
+
+    peak = [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                peak[0] = max(peak[0], tree_rss_bytes(process.pid))
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    return lambda: (watcher.join(), peak[0])[1]
+
+
+def _run_part(scenario: str, engine: str, rounds: int) -> dict[str, Any]:
+    """One run, in this (child) process."""
+    from networkfed.api import run_federated
+    from networkfed.data import DataConfig
+    from networkfed.federated.config import RunConfig
+
+    data = DataConfig()
+    if scenario == "sites_1000":
+        data = DataConfig(partition="iid", num_sites=1000, split="stratified", sequence_length=1)
+    started = time.perf_counter()
+    result = run_federated(RunConfig(data=data, rounds=rounds, seed=SEED, engine=engine))
+    return {
+        "engine": engine,
+        "sites": len(result.last.evaluation.per_site),
+        "local_epochs": 3,
+        "run_seconds": time.perf_counter() - started,
+        "final_f1": result.last.overall["f1"],
+        "final_loss": result.last.overall["loss"],
+    }
+
+
+def _machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "load_average_before": list(os.getloadavg())}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Worker processes: same results as this process, errors come back, nothing left running."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine_helpers import tiny_config, tiny_data
+from networkfed.api import model_settings
+from networkfed.federated.execution import SequentialRunner, SiteExecutor, Task
+from networkfed.federated.local_training import FitInstructions
+from networkfed.federated.workers import ProcessRunner, auto_workers
+
+
+def _setup() -> tuple:
+    data = tiny_data()
+    spec, training = model_settings(tiny_config(), data)
+    return data, spec, training, spec.build(seed=1).get_parameters()
+
+
+@pytest.mark.slow
+def test_workers_return_what_this_process_computes_in_task_order() -> None:
+    # Prepare
+    data, spec, training, state = _setup()
+    instructions = FitInstructions(1, 1, (0.5, 9.0), seed=3)
+    tasks = [Task("train", (state, site, instructions), len(data.sites[site].train))
+             for site in data.site_ids]
+    tasks += [Task("predict", (state, site, ("test",)), 1.0) for site in data.site_ids]
+    seen: list = []
+
+    # Execute
+    with ProcessRunner(spec, training, data.sites, num_workers=2) as workers:
+        remote = workers.run(tasks, seen.append)
+        processes = [process for process, _ in workers._workers]
+    local = SequentialRunner(SiteExecutor(spec, training, data.sites)).run(tasks)
+
+    # Assert
+    assert len(seen) == len(tasks)
+    for mine, theirs in zip(local[:3], remote[:3], strict=True):
+        assert mine.site_id == theirs.site_id
+        assert all(bool((mine.state[k] == theirs.state[k]).all()) for k in mine.state)
+    for mine, theirs in zip(local[3:], remote[3:], strict=True):
+        np.testing.assert_array_equal(mine["test"].probability, theirs["test"].probability)
+    assert not any(process.is_alive() for process in processes)
+
+
+@pytest.mark.slow
+def test_an_error_in_a_worker_is_raised_here() -> None:
+    data, spec, training, state = _setup()
+    with ProcessRunner(spec, training, data.sites, num_workers=1) as workers, \
+            pytest.raises(KeyError, match="no_such_site"):
+        workers.run([Task("predict", (state, "no_such_site", ("test",)), 1.0)])
+
+
+def test_small_federations_train_in_this_process() -> None:
+    assert auto_workers([200, 200, 200], local_epochs=1) == 0
+    assert auto_workers([5000], local_epochs=3) == 0

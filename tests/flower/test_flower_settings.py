@@ -1,0 +1,70 @@
+"""The Flower app's run config: pyproject's table, parsing, and the config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from networkfed.core.errors import ConfigError
+from networkfed.flower.settings import DEFAULT_RUN_CONFIG, FlowerSettings
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_pyproject_declares_exactly_the_keys_the_app_reads():
+    # Prepare
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    # Execute
+    app = pyproject["tool"]["flwr"]["app"]
+    # Assert
+    assert app["config"] == DEFAULT_RUN_CONFIG
+    assert app["components"] == {"serverapp": "networkfed.flower.server_app:app",
+                                 "clientapp": "networkfed.flower.client_app:app"}
+    assert "federations" not in pyproject["tool"]["flwr"]
+
+
+def test_defaults_give_the_documented_run():
+    settings = FlowerSettings.from_run_config(DEFAULT_RUN_CONFIG)
+    assert settings.config.engine == "flower"
+    assert (settings.config.rounds, settings.config.local_epochs) == (10, 3)
+    assert settings.min_nodes == settings.config.min_fit_clients == 3
+    assert settings.run_dir == settings.config.run_dir
+    assert not settings.resume
+
+
+def test_keys_override_the_config_file_only_when_set(tmp_path):
+    # Prepare
+    file = tmp_path / "networkfed.toml"
+    file.write_text(tomli_w.dumps({"rounds": 4, "strategy": "fedprox",
+                                   "strategy_options": {"proximal_mu": 0.1},
+                                   "data": {"rows_per_site": 500}}))
+    # Execute
+    settings = FlowerSettings.from_run_config({
+        "config-file": str(file), "num-server-rounds": 2, "run-dir": str(tmp_path / "run"),
+        "min-nodes": 4,
+    })
+    # Assert
+    config = settings.config
+    assert config.rounds == 2  # the key wins
+    assert config.strategy == "fedprox" and config.strategy_options == {"proximal_mu": 0.1}
+    assert config.data.rows_per_site == 500
+    assert settings.run_dir == tmp_path / "run" and settings.min_nodes == 4
+
+
+@pytest.mark.parametrize("bad", [
+    {"unknown-key": 1},
+    {"round-timeout": 0.0},
+    {"min-nodes": 2},  # fewer than min-fit-clients (3)
+    {"model": "transformer"},
+    {"config-file": "/nonexistent/networkfed.toml"},
+])
+def test_bad_values_raise_config_errors_naming_the_key(bad):
+    with pytest.raises(ConfigError):
+        FlowerSettings.from_run_config(bad)
