@@ -256,11 +256,14 @@ def _check_new_folder(run_dir: Path | None) -> None:
 
 
 def _check_fingerprint(run_dir: Path, data: FederatedData) -> None:
+    """A resumed run must see the data it started with, and must not be finished already."""
     manifest = read_manifest(run_dir) or {}
     expected = manifest.get("data_fingerprint")
     if expected is not None and expected != data.fingerprint:
         raise ConfigError("data", data.fingerprint,
                           f"the data the run started with (fingerprint {expected})")
+    if manifest.get("status") == "complete":
+        raise ConfigError("resume", str(run_dir), "an unfinished run (this one is complete)")
 
 
 def _write_report(run_dir: Path) -> None:

@@ -12,6 +12,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,17 +84,17 @@ def _loadable_rounds(run_dir: Path) -> list[int]:
     return rounds
 
 
-def _kill_after_round(network: LocalFederation, run_dir: Path, site: str, *, kill: bool,
-                      run: callable) -> RunOutcome:
-    """Start ``run`` in a thread, stop ``site``'s SuperNode once round 1 is saved, wait."""
+def _kill_mid_run(network: LocalFederation, run_dir: Path, site: str, *, kill: bool,
+                  run: Callable[[], RunOutcome]) -> RunOutcome:
+    """Start ``run`` in a thread, stop ``site``'s SuperNode once round 0 is saved, wait."""
     outcome: list[RunOutcome] = []
     thread = threading.Thread(target=lambda: outcome.append(run()), daemon=True)
     thread.start()
-    saved = run_dir / "checkpoints" / "global" / "round_0001.safetensors"
+    saved = run_dir / "checkpoints" / "global" / "round_0000.safetensors"
     deadline = time.monotonic() + OPTIONS.run_timeout
     while not saved.exists() and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert saved.exists(), "round 1 was never saved"
+    assert saved.exists(), "round 0 was never saved"
     network.stop_supernode(site, kill=kill)
     thread.join(OPTIONS.run_timeout)
     return outcome[0]
@@ -138,34 +139,34 @@ def test_a_supernode_whose_key_is_not_registered_is_refused(network):
 def test_a_site_lost_with_min_fit_3_stops_cleanly_and_resume_continues(network, tmp_path):
     # Prepare
     run_dir, site = tmp_path / "run", SITES[1]
-    config = _config(run_dir, min_fit_clients=3)
-    # Execute: the plant shuts down after round 1
-    failed = _kill_after_round(network, run_dir, site, kill=False,
-                               run=lambda: _run(network, config))
-    # Assert: a clear stop, round 1 kept and loadable
+    config = _config(run_dir, min_fit_clients=3, rounds=1)
+    # Execute: the plant shuts down once the run is under way
+    failed = _kill_mid_run(network, run_dir, site, kill=False,
+                           run=lambda: _run(network, config))
+    # Assert: a clear stop, the saved round kept and loadable
     assert failed.status == "finished:failed"
     assert "fewer than min_fit_clients=3" in failed.log_path.read_text()
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "failed"
-    assert _loadable_rounds(run_dir) == [0, 1]
+    assert _loadable_rounds(run_dir) == [0]
     # Execute: the plant is back; the run resumes from its last saved round
     network.start_supernode(site, network.certs.node_keys[site][0], {"site-id": site})
     resumed = _run(network, config, resume=True)
     # Assert
     assert resumed.ok, resumed.log_path.read_text()[-3000:]
-    assert _loadable_rounds(run_dir) == [0, 1, 2]
-    assert json.loads((run_dir / "summary.json").read_text())["rounds_completed"] == 2
+    assert _loadable_rounds(run_dir) == [0, 1]
+    assert json.loads((run_dir / "summary.json").read_text())["rounds_completed"] == 1
 
 
 def test_a_crashed_site_with_min_fit_2_lets_the_others_finish(network, tmp_path):
     # Prepare
     run_dir, site = tmp_path / "run", SITES[2]
-    config = _config(run_dir, min_fit_clients=2)
-    # Execute: the plant crashes (SIGKILL of its SuperNode and helpers) after round 1
-    outcome = _kill_after_round(network, run_dir, site, kill=True,
-                                run=lambda: _run(network, config))
+    config = _config(run_dir, min_fit_clients=2, rounds=1)
+    # Execute: the plant crashes (SIGKILL of its SuperNode and helpers) during the run
+    outcome = _kill_mid_run(network, run_dir, site, kill=True,
+                            run=lambda: _run(network, config))
     # Assert
     assert outcome.ok, outcome.log_path.read_text()[-3000:]
-    assert _loadable_rounds(run_dir) == [0, 1, 2]
+    assert _loadable_rounds(run_dir) == [0, 1]
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    trained_round_2 = {r["site"] for r in rows if r["round"] == 2 and r["split"] == "train"}
-    assert trained_round_2 == set(SITES) - {site}
+    trained = {r["site"] for r in rows if r["round"] == 1 and r["split"] == "train"}
+    assert trained == set(SITES) - {site}

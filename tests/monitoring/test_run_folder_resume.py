@@ -86,6 +86,11 @@ def test_a_crash_marks_the_run_failed_and_resume_recovers(
     assert _lines(run_dir) == _lines(uninterrupted)
 
 
+def test_resume_refuses_a_complete_run(uninterrupted: Path) -> None:
+    with pytest.raises(ConfigError, match="complete"):
+        run_federated(CONFIG, tiny_data(), run_dir=uninterrupted, resume=True)
+
+
 def test_resume_refuses_changed_settings(uninterrupted: Path) -> None:
     with pytest.raises(ConfigError, match="rounds"):
         run_federated(CONFIG.model_copy(update={"rounds": 5}), tiny_data(),

@@ -10,11 +10,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from networkfed.core.errors import ConfigError
+from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data import load_federated_data
 from networkfed.federated.evaluation import Evaluation
 from networkfed.federated.results import RoundResult
 from networkfed.models import ModelFactory, split_overrides
+from networkfed.tuning import objective as objective_module
 from networkfed.tuning.objective import ValidationPruning
 from networkfed.tuning.outputs import (
     BEST_FILE,
@@ -24,6 +25,7 @@ from networkfed.tuning.outputs import (
     write_plots,
 )
 from networkfed.tuning.study import (
+    MAX_FAILURES_IN_A_ROW,
     StudySettings,
     finished_trials,
     interrupted_trials,
@@ -144,3 +146,20 @@ def test_pruning_callback_reports_validation_never_test_scores() -> None:
     assert frozen.intermediate_values == {1: pytest.approx(0.1), 2: pytest.approx(0.2)}
     assert feedback == [None, None, None]
     assert callback.last_value == pytest.approx(0.2) and not math.isnan(callback.last_value)
+
+
+def test_a_study_whose_trials_keep_failing_stops_with_the_reason(
+    tmp_path: Path, settings: StudySettings, data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: every federated run fails the way a diverging one does
+    def diverging(*_: object, **__: object) -> None:
+        raise TrainingError("round 1: only 0 site(s) left (3 rejected)")
+
+    monkeypatch.setattr(objective_module, "run_federated", diverging)
+
+    # Execute / Assert
+    with pytest.raises(TrainingError, match=r"5 tuning trials failed in a row.*3 rejected"):
+        run_study(tmp_path, settings, TRIALS, data)
+    study = open_study(tmp_path, settings)
+    assert [t.state for t in study.trials] == [TrialState.FAIL] * MAX_FAILURES_IN_A_ROW
+    assert finished_trials(study) == []

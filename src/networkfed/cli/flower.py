@@ -9,12 +9,14 @@ across real machines.
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from networkfed.cli.errors import handle_errors
 from networkfed.cli.run_config import build_run_config, read_config_file
@@ -85,7 +87,8 @@ def up_command(
              "engine": "flower", "run_dir": run_dir or folder / "run"}
     config = build_run_config(base, flags, {"dataset": dataset, "rows_per_site": rows_per_site})
     nodes = node_configs(config, _site_paths(site))
-    echo = None if quiet else (lambda line: console.print(line, highlight=False, markup=False))
+    echo = None if quiet else (lambda line: console.print(Text.from_ansi(line)))
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # stop the daemons on `kill`, too
     outcome = deploy_locally(config, folder, nodes,
                              DeployOptions(round_timeout=round_timeout, resume=resume), echo=echo)
     if not outcome.ok:
@@ -93,6 +96,11 @@ def up_command(
                             f"{outcome.log_path} and the logs beside it")
     console.print(f"Run folder: {config.run_dir}\nReport:     {config.run_dir}/report.html\n"
                   f"Logs:       {folder / 'logs'}", highlight=False, soft_wrap=True)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """Leave through the normal exit path, so every Flower process is stopped by PID."""
+    raise SystemExit(128 + signum)
 
 
 def _site_paths(pairs: list[str] | None) -> dict[str, Path]:

@@ -123,8 +123,9 @@ def tune_command(
     timeout: float | None = typer.Option(
         None, "--timeout", min=0, help="Stop starting trials after this many seconds."
     ),
-    study_dir: Path = typer.Option(
-        Path("studies/default"), "--study-dir", help="Folder of the study (SQLite + outputs)."
+    study_dir: Path | None = typer.Option(
+        None, "--study-dir", help="Folder of the study (SQLite + outputs) "
+        "[default: studies/<model>-<dataset>]."
     ),
     seed: int = typer.Option(42, "--seed", help="Seed of the sampler, data and every run."),
     strategy: str = typer.Option("fedavg", "--strategy", help="Strategy whose options are tuned."),
@@ -168,6 +169,7 @@ def tune_command(
             "site_column": site_column, "group_column": group_column, "time_column": time_column,
         },
     )
+    study_dir = study_dir or Path("studies") / f"{settings.model.value}-{settings.data.dataset}"
     data = load_federated_data(settings.data, settings.seed)  # bad data: no study is created
     with _progress(quiet or as_json) as progress:
         task = progress.add_task(f"tuning {settings.model.value}", total=trials, best="")

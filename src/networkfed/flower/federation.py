@@ -17,6 +17,7 @@ run on leaving the ``with`` block) stops them all by PID.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -253,10 +254,14 @@ class LocalFederation:
                 target=_copy_output, args=(process, log_path, echo, found), daemon=True
             )
             reader.start()
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + timeout
+            while process.poll() is None and time.monotonic() < deadline:
+                self._record_pids()  # Flower starts a flwr-clientapp per message: keep up
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=min(5.0, max(deadline - time.monotonic(), 0.0)))
+            if process.poll() is None:
                 stop_tree(process.pid)
+                process.wait()
             finished = process.returncode is not None and process.returncode >= 0
             reader.join(timeout=10)
             self.processes.pop("flwr-run", None)

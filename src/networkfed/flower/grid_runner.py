@@ -108,11 +108,14 @@ class GridRunner:
                     message_type="query", ttl=self.timeout + 60)
             for node in node_ids
         ]
-        for reply in self.grid.send_and_receive(messages, timeout=self.timeout):
-            node = reply.metadata.src_node_id
+        self.grid.push_messages(messages)
+        node_of = {message.metadata.message_id: message.metadata.dst_node_id
+                   for message in messages}
+        for reply in self._collect(set(node_of)):
+            node = node_of[reply.metadata.reply_to_message_id]
             if reply.has_error():
                 logger.warning("SuperNode %s did not say which site it serves: %s", node,
-                               reply.error.reason)
+                               reply.error.reason.strip())
                 continue
             site = reply.content[SITE]
             site_id = str(site["site-id"])

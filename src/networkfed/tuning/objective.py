@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from networkfed.api import run_federated
+from networkfed.core.errors import TrainingError
 from networkfed.data.types import FederatedData
 from networkfed.federated.callbacks import Callback, RoundFeedback
 from networkfed.federated.config import RunConfig
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SCORE_METRIC = "f1"
+FAIL_REASON_ATTR = "fail_reason"
 
 
 class ValidationPruning(Callback):
@@ -89,10 +91,16 @@ def make_objective(
     def objective(trial: optuna.Trial) -> float:
         chosen = suggest_hyperparameters(trial, settings.model, settings.strategy)
         pruning = ValidationPruning(trial)
-        run_federated(trial_config(settings, chosen), data, callbacks=[pruning])
+        try:
+            run_federated(trial_config(settings, chosen), data, callbacks=[pruning])
+        except TrainingError as error:  # e.g. every site diverged: these settings failed
+            trial.set_user_attr(FAIL_REASON_ATTR, str(error))
+            raise
         if pruning.pruned_at is not None:
             logger.info("trial %d pruned after round %d", trial.number, pruning.pruned_at)
             raise optuna.TrialPruned(f"validation F1 {pruning.last_value:.4f} below the median")
+        if not math.isfinite(pruning.last_value):  # Optuna records a NaN score as a failure
+            trial.set_user_attr(FAIL_REASON_ATTR, "validation F1 is not a number")
         logger.info("trial %d: validation F1 %.4f", trial.number, pruning.last_value)
         return pruning.last_value
 

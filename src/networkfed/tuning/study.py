@@ -30,7 +30,7 @@ from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data.config import DataConfig
 from networkfed.data.types import FederatedData
 from networkfed.federated.config import StrategyName
-from networkfed.tuning.objective import make_objective
+from networkfed.tuning.objective import FAIL_REASON_ATTR, make_objective
 from networkfed.tuning.search_space import TUNABLE_MODELS
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ STUDY_DB, STUDY_NAME, SETTINGS_ATTR = "study.db", "networkfed", "networkfed_sett
 INTERRUPTED_ATTR = "interrupted_trials"
 FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 TPE_STARTUP_TRIALS = 5
+MAX_FAILURES_IN_A_ROW = 5
 
 
 class StudySettings(BaseModel):
@@ -91,7 +92,7 @@ def open_study(study_dir: str | Path, settings: StudySettings) -> optuna.Study:
     """
     folder = Path(study_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    study = _load(folder, settings, seed=settings.seed)
+    study = _load(optuna.storages.RDBStorage(storage_url(folder)), settings, seed=settings.seed)
     stored = study.user_attrs.get(SETTINGS_ATTR)
     wanted = settings.model_dump(mode="json")
     if stored is None:
@@ -128,27 +129,42 @@ def run_study(
     """Run trials until ``n_trials`` have finished (counting earlier sessions) or time is up.
 
     Like Optuna's ``timeout``, the time limit is checked between trials: a running trial is
-    never cut short. Trials that raise ``TrainingError`` (e.g. a diverging learning rate) are
-    recorded as failed and do not count. ``on_start`` gets the number of trials finished in
-    earlier sessions; ``on_trial`` is called after each trial of this session.
+    never cut short. Trials that raise ``TrainingError`` (e.g. a diverging learning rate) or
+    score NaN are recorded as failed and do not count. ``on_start`` gets the number of trials
+    finished in earlier sessions; ``on_trial`` is called after each trial of this session.
+
+    Raises
+    ------
+    TrainingError
+        After :data:`MAX_FAILURES_IN_A_ROW` failed trials in a row: the data or the settings,
+        not the hyperparameters, are then the problem.
     """
     folder = Path(study_dir)
     with _exclusive(folder):
         study = open_study(folder, settings)
+        storage = optuna.storages.RDBStorage(storage_url(folder))
         if on_start is not None:
             on_start(len(finished_trials(study)))
         objective = make_objective(settings, data)
-        started = time.monotonic()
+        started, failures = time.monotonic(), 0
         while len(finished_trials(study)) < n_trials:
             if timeout is not None and time.monotonic() - started >= timeout:
                 logger.info("timeout of %.0f s reached; stopping between trials", timeout)
                 break
-            study = _load(folder, settings, seed=settings.seed + _drawn(study))
+            study = _load(storage, settings, seed=settings.seed + _drawn(study))
             _run_one(study, objective)
+            last = study.trials[-1]
+            failures = failures + 1 if last.state == TrialState.FAIL else 0
+            _check_failures(failures, last)
             if on_trial is not None:
-                last = study.trials[-1]
                 on_trial(TrialEvent(last, len(finished_trials(study)), n_trials, best_value(study)))
     return study
+
+
+def _check_failures(failures: int, last: FrozenTrial) -> None:
+    if failures >= MAX_FAILURES_IN_A_ROW:
+        reason = last.user_attrs.get(FAIL_REASON_ATTR, "see the log")
+        raise TrainingError(f"{failures} tuning trials failed in a row; the last: {reason}")
 
 
 def _run_one(study: optuna.Study, objective: Callable[[optuna.Trial], float]) -> None:
@@ -162,10 +178,12 @@ def _run_one(study: optuna.Study, objective: Callable[[optuna.Trial], float]) ->
         raise
 
 
-def _load(folder: Path, settings: StudySettings, *, seed: int) -> optuna.Study:
+def _load(
+    storage: optuna.storages.BaseStorage, settings: StudySettings, *, seed: int
+) -> optuna.Study:
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP_TRIALS)
     return optuna.create_study(
-        storage=optuna.storages.RDBStorage(storage_url(folder)),
+        storage=storage,
         sampler=sampler,
         pruner=_pruner(settings),
         study_name=STUDY_NAME,
