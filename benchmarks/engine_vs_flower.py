@@ -43,7 +43,8 @@ TARGETS = {"speedup_default": 5.0, "speedup_1000_sites": 10.0, "inprocess_peak_g
 def main() -> None:
     args = _arguments()
     if args.part:
-        print(json.dumps(_run_part(args.part, args.engine, args.rounds)), flush=True)
+        print(json.dumps(_run_part(args.part, args.engine, args.rounds, args.workers)),
+              flush=True)
         return
     report: dict[str, Any] = {
         "command": "python benchmarks/engine_vs_flower.py " + " ".join(sys.argv[1:]),
@@ -68,11 +69,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--many-rounds", type=int, default=3, help="rounds with 1,000 sites")
     parser.add_argument("--part", help=argparse.SUPPRESS)
     parser.add_argument("--engine", default="inprocess", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 def _compare(scenario: str, rounds: int) -> dict[str, Any]:
-    runs = {engine: _child(scenario, engine, rounds) for engine in ("inprocess", "flower")}
+    runs = {"inprocess": _inprocess(scenario, rounds), "flower": _child(scenario, "flower", rounds)}
     return {
         "rounds": rounds,
         **runs,
@@ -82,14 +84,32 @@ def _compare(scenario: str, rounds: int) -> dict[str, Any]:
     }
 
 
-def _child(scenario: str, engine: str, rounds: int) -> dict[str, Any]:
+def _inprocess(scenario: str, rounds: int) -> dict[str, Any]:
+    """The in-process engine as shipped; if that fails, without worker processes (noted)."""
+    try:
+        return _child(scenario, "inprocess", rounds)
+    except RuntimeError as error:
+        print(f"in-process engine failed with its default workers: {error}; "
+              "measuring it with --workers 0", file=sys.stderr, flush=True)
+        return {**_child(scenario, "inprocess", rounds, workers=0),
+                "default_workers_error": _last_error_line()}
+
+
+def _last_error_line() -> str:
+    lines = [line for line in LOGS.read_text(encoding="utf-8").splitlines() if "Error" in line]
+    return lines[-1].strip() if lines else "unknown"
+
+
+def _child(scenario: str, engine: str, rounds: int, workers: int | None = None) -> dict[str, Any]:
     """Run one part in a fresh process; time it and watch its process tree's memory."""
     command = [sys.executable, __file__, "--part", scenario, "--engine", engine,
                "--rounds", str(rounds)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     env = {**os.environ, "FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
     started = time.perf_counter()
     with open(LOGS, "a", encoding="utf-8") as log:
-        log.write(f"\n=== {scenario} / {engine} ===\n")
+        log.write(f"\n=== {scenario} / {engine} (workers {workers}) ===\n")
         log.flush()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
                                    env=env)
@@ -119,7 +139,7 @@ def _watch_memory(process: subprocess.Popen[str]) -> Any:
     return lambda: (watcher.join(), peak[0])[1]
 
 
-def _run_part(scenario: str, engine: str, rounds: int) -> dict[str, Any]:
+def _run_part(scenario: str, engine: str, rounds: int, workers: int | None) -> dict[str, Any]:
     """One run, in this (child) process."""
     from networkfed.api import run_federated
     from networkfed.data import DataConfig
@@ -129,9 +149,11 @@ def _run_part(scenario: str, engine: str, rounds: int) -> dict[str, Any]:
     if scenario == "sites_1000":
         data = DataConfig(partition="iid", num_sites=1000, split="stratified", sequence_length=1)
     started = time.perf_counter()
-    result = run_federated(RunConfig(data=data, rounds=rounds, seed=SEED, engine=engine))
+    config = RunConfig(data=data, rounds=rounds, seed=SEED, engine=engine, workers=workers)
+    result = run_federated(config)
     return {
         "engine": engine,
+        "workers": workers if workers is not None else "auto",
         "sites": len(result.last.evaluation.per_site),
         "local_epochs": 3,
         "run_seconds": time.perf_counter() - started,

@@ -55,20 +55,55 @@ def _summary(study: optuna.Study, pruning: bool) -> dict[str, Any]:
         "seconds_per_round": round(seconds / max(rounds, 1), 2),
         "trials_per_hour": round(3600 * len(trials) / seconds, 1),
         "best_val_f1": round(max(t.value for t in complete), 4) if complete else None,
+        "per_trial": [_trial_record(t) for t in trials],
+    }
+
+
+def _trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """What a trial cost and why: its state, rounds, seconds and the costliest settings."""
+    seconds = trial.duration.total_seconds() if trial.duration is not None else None
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "rounds": trial.last_step,
+        "seconds": round(seconds, 1) if seconds is not None else None,
+        "val_f1": round(trial.value, 4) if trial.value is not None else None,
+        "local_epochs": trial.params.get("local_epochs"),
+        "batch_size": trial.params.get("batch_size"),
+    }
+
+
+def _matched(studies: list[optuna.Study]) -> dict[str, Any]:
+    """Trials that drew the same point in both studies (TPE's seeded random start-up): the
+    time pruning saved on identical work, free of which-trials-got-pruned luck."""
+    pruned_study, plain_study = studies
+    same = [
+        (a, b) for a, b in zip(pruned_study.trials, plain_study.trials, strict=False)
+        if a.params == b.params and a.duration is not None and b.duration is not None
+    ]
+    with_pruning = sum(a.duration.total_seconds() for a, _ in same)
+    without = sum(b.duration.total_seconds() for _, b in same)
+    return {
+        "trials": len(same),
+        "seconds_with_pruning": round(with_pruning, 1),
+        "seconds_without_pruning": round(without, 1),
+        "rounds_with_pruning": sum(a.last_step or 0 for a, _ in same),
+        "rounds_without_pruning": sum(b.last_step or 0 for _, b in same),
     }
 
 
 def _interleaved(
     base: StudySettings, data: FederatedData, trials: int
-) -> list[dict[str, Any]]:
-    """Both studies, one trial each in turn; their summaries (pruning on first)."""
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Both studies, one trial each in turn; their summaries (pruning on first), matched."""
     variants = [base.model_copy(update={"pruning": pruning}) for pruning in (True, False)]
     with tempfile.TemporaryDirectory() as root:
         folders = [Path(root) / f"pruning_{s.pruning}" for s in variants]
         studies = []
         for count in range(1, trials + 1):
             studies = [run_study(f, s, count, data) for f, s in zip(folders, variants, strict=True)]
-        return [_summary(study, s.pruning) for study, s in zip(studies, variants, strict=True)]
+        runs = [_summary(study, s.pruning) for study, s in zip(studies, variants, strict=True)]
+        return runs, _matched(studies)
 
 
 def main() -> None:
@@ -83,7 +118,7 @@ def main() -> None:
     logging.getLogger("networkfed.monitoring").setLevel(logging.ERROR)  # as `tune` does
     base = StudySettings(model=args.model, data=DataConfig(), rounds=args.rounds, seed=args.seed)
     data = load_federated_data(base.data, base.seed)
-    runs = _interleaved(base, data, args.trials)
+    runs, matched = _interleaved(base, data, args.trials)
     result = {
         "command": f"benchmarks/tune_speed.py --model {args.model} --trials {args.trials} "
         f"--rounds {args.rounds} --seed {args.seed}",
@@ -97,6 +132,7 @@ def main() -> None:
         },
         "studies": runs,
         "speedup_from_pruning": round(runs[0]["trials_per_hour"] / runs[1]["trials_per_hour"], 2),
+        "same_points_in_both_studies": matched,
         "machine": {
             "cpus": os.cpu_count(),
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 DatasetName = Literal["synthetic", "ai4i2020", "cmapss", "csv"]
 PartitionScheme = Literal["natural", "iid", "dirichlet", "quantity"]
 SplitMode = Literal["auto", "stratified", "time", "machine"]
+SplitScope = Literal["site", "pooled"]
 
 EXAMPLE_SITES = ("automotive_detroit", "chemical_houston", "aerospace_seattle")
 
@@ -38,6 +39,10 @@ class DataConfig(BaseModel):
     """How rows go to train/val/test: ``auto`` = the source's own (synthetic: time within each
     machine; ai4i2020 and csv without machines: stratified rows; csv with machines: time;
     cmapss: by engine unit, official test files)."""
+    split_scope: SplitScope = "site"
+    """Where the split is drawn: ``site`` = within each site after partitioning; ``pooled`` =
+    once over all rows, whatever the partition, so a seed's test rows are the same for every
+    partition scheme and the centralized baseline sees the same training rows (benchmarks)."""
     # synthetic telemetry
     sites: tuple[str, ...] = EXAMPLE_SITES
     rows_per_site: int | None = Field(default=None, ge=1)

@@ -34,6 +34,7 @@ __all__ = ["assign_sites", "assign_splits", "derive_seed", "order_rows", "resolv
 logger = logging.getLogger(__name__)
 
 DEFAULT_NUM_SITES = 3
+POOLED_ROWS_FACTOR = 8
 
 
 def derive_seed(seed: int, *labels: object) -> int:
@@ -117,9 +118,14 @@ def _min_machines(split_mode: str, part: int, *, has_fixed_test: bool) -> int:
 
 
 def _min_rows(config: DataConfig) -> int:
-    """Rows a site needs so each stratified split can hold at least one window."""
+    """Rows a site needs so each stratified split can hold at least one window.
+
+    A pooled split deals a site's rows to the splits at random rather than by count, so the
+    site needs enough rows that an empty split is very unlikely (under 1 in 5,000).
+    """
     smallest = min(config.val_fraction, config.test_fraction)
-    return int(np.ceil(config.sequence_length / smallest)) + config.sequence_length
+    factor = POOLED_ROWS_FACTOR if config.split_scope == "pooled" else 1
+    return int(np.ceil(factor * config.sequence_length / smallest)) + config.sequence_length
 
 
 def _natural_sites(table: SourceTable, config: DataConfig) -> tuple[np.ndarray, list[str]]:
@@ -141,21 +147,33 @@ def _natural_sites(table: SourceTable, config: DataConfig) -> tuple[np.ndarray, 
     return codes, names
 
 
+def _split_groups(
+    sites: np.ndarray, split: np.ndarray, config: DataConfig
+) -> list[tuple[object, np.ndarray]]:
+    """The groups of undecided rows split together, with the key that seeds each group."""
+    undecided = split < 0
+    if config.split_scope == "pooled":
+        return [("pooled", np.flatnonzero(undecided))]
+    return [(int(site), np.flatnonzero((sites == site) & undecided)) for site in np.unique(sites)]
+
+
 def assign_splits(
     table: SourceTable, sites: np.ndarray, config: DataConfig, split_mode: str, seed: int
 ) -> np.ndarray:
-    """Split code per row, decided site by site (rows must be ordered by :func:`order_rows`)."""
+    """Split code per row, decided site by site or over all rows (``config.split_scope``).
+
+    Rows must be ordered by :func:`order_rows`.
+    """
     split = (
         table.fixed_split.copy()
         if table.fixed_split is not None
         else np.full(len(table), -1, dtype=np.int64)
     )
     has_fixed_test = bool((split == TEST).any())
-    for site in np.unique(sites):
-        rows = np.flatnonzero((sites == site) & (split < 0))
+    for key, rows in _split_groups(sites, split, config):
         if rows.size == 0:
             continue
-        site_seed = derive_seed(seed, "split", int(site))
+        site_seed = derive_seed(seed, "split", key)
         val, test = config.val_fraction, config.test_fraction
         if split_mode == "stratified":
             labels = table.labels[rows] if table.labels is not None else np.zeros(rows.size)

@@ -17,18 +17,14 @@ run on leaving the ``with`` block) stops them all by PID.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -36,11 +32,26 @@ import tomli_w
 
 from networkfed.core.errors import NetworkFedError, TrainingError
 from networkfed.flower.certs import CertificateSet
+from networkfed.flower.flwr_run import (
+    NodeConfigValue,
+    RunOutcome,
+    follow_run,
+    free_port,
+    node_config_string,
+)
 from networkfed.flower.processes import descendants, start_process, stop_tree
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CONNECTION", "FLOWER_ENV", "LocalFederation", "RunOutcome", "free_port"]
+__all__ = [
+    "CONNECTION",
+    "FLOWER_ENV",
+    "LocalFederation",
+    "NodeConfigValue",
+    "RunOutcome",
+    "free_port",
+    "node_config_string",
+]
 
 CONNECTION = "networkfed-local"
 FLOWER_ENV = {
@@ -49,42 +60,6 @@ FLOWER_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
 }
-NodeConfigValue = str | int | float | bool
-_RUN_ID = re.compile(r"Successfully started run (\d+)")
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """How a ``flwr run`` ended: Flower's status string (``finished:completed`` on success)."""
-
-    run_id: int | None
-    status: str
-    log_path: Path
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "finished:completed"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (chosen by the OS)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
-def node_config_string(values: Mapping[str, NodeConfigValue]) -> str:
-    """``--node-config`` text: space-separated TOML ``key=value`` pairs (strings quoted)."""
-    parts = []
-    for key, value in values.items():
-        if isinstance(value, str):
-            quote = "'" if "'" not in value else '"'
-            if quote in value:
-                raise NetworkFedError(f"node config value for {key!r} mixes ' and \": {value!r}")
-            parts.append(f"{key}={quote}{value}{quote}")
-        else:
-            parts.append(f"{key}={tomli_w.dumps({'v': value}).split('=', 1)[1].strip()}")
-    return " ".join(parts)
 
 
 class LocalFederation:
@@ -242,30 +217,15 @@ class LocalFederation:
         echo: Callable[[str], None] | None,
     ) -> tuple[int | None, bool]:
         """Run ``command``, copying its output to ``log_path``; return (run id, finished)."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        found: list[int] = []
         with subprocess.Popen(
             command, cwd=cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, text=True, start_new_session=True,
         ) as process:
             self.processes["flwr-run"] = process  # type: ignore[assignment]
-            self._record_pids()
-            reader = threading.Thread(
-                target=_copy_output, args=(process, log_path, echo, found), daemon=True
-            )
-            reader.start()
-            deadline = time.monotonic() + timeout
-            while process.poll() is None and time.monotonic() < deadline:
-                self._record_pids()  # Flower starts a flwr-clientapp per message: keep up
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=min(5.0, max(deadline - time.monotonic(), 0.0)))
-            if process.poll() is None:
-                stop_tree(process.pid)
-                process.wait()
-            finished = process.returncode is not None and process.returncode >= 0
-            reader.join(timeout=10)
-            self.processes.pop("flwr-run", None)
-        return (found[0] if found else None), finished
+            try:  # Flower starts a flwr-clientapp per message: keep pids.json up to date
+                return follow_run(process, log_path, timeout, echo, tick=self._record_pids)
+            finally:
+                self.processes.pop("flwr-run", None)
 
     def run_status(self, run_id: int) -> str:
         """Flower's status of a run, e.g. ``finished:completed`` or ``finished:failed``."""
@@ -336,22 +296,3 @@ class LocalFederation:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _copy_output(
-    process: subprocess.Popen[str],
-    log_path: Path,
-    echo: Callable[[str], None] | None,
-    found: list[int],
-) -> None:
-    """Copy ``flwr run`` output line by line to the log (and ``echo``); note the run id."""
-    if process.stdout is None:
-        return
-    with open(log_path, "a", encoding="utf-8") as log_file:
-        for line in process.stdout:
-            log_file.write(line)
-            log_file.flush()
-            if echo is not None:
-                echo(line.rstrip("\n"))
-            if not found and (match := _RUN_ID.search(line)):
-                found.append(int(match.group(1)))

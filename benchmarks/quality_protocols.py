@@ -1,0 +1,192 @@
+"""What the quality benchmark runs: the measurement protocols of issue #7, as data.
+
+Each :class:`Experiment` is one federated run (one model, one strategy, one seed) on one
+protocol's data; with ``baselines`` it also trains the centralized and local-only models on
+the same rows. :func:`plan` lists every experiment of a full (or ``--quick``) benchmark.
+
+Protocols
+---------
+AI4I 2020
+    Rows (``sequence_length=1``: the file is one process stream, not per-machine series).
+    Per seed one stratified split drawn over all 10,000 rows before any partition
+    (``split_scope="pooled"``): 20 % test, never resampled, the same for every partition,
+    model and mode of that seed; 15 % of all rows (18.75 % of the training rows) are carved
+    out as validation, where the alarm threshold is chosen. The failure-mode columns
+    (TWF, HDF, PWF, OSF, RNF) are never inputs. Sites: the product types L / M / H, and a
+    Dirichlet(0.5) label skew over five sites.
+C-MAPSS
+    Label "fails within 30 cycles"; FD001-FD004 as four sites; training engines split into
+    train / validation by engine; test = the official test files scored on each test
+    engine's last window. FD001 alone is also run (one site, so federated = centralized).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from networkfed.data import DataConfig
+from networkfed.federated.config import RunConfig
+
+__all__ = ["AI4I_SEEDS", "CMAPSS_SEEDS", "TUNED", "Experiment", "plan"]
+
+AI4I_SEEDS = (0, 1, 2, 3, 4)
+CMAPSS_SEEDS = (0, 1)
+MODELS = ("cnn", "lstm", "hybrid")
+
+CMAPSS_SEQUENCE_LENGTH = 19
+"""The shortest official test engine (FD004) has 19 cycles: a longer window would drop test
+engines from the score (17 of FD002/FD004 at 30)."""
+CMAPSS_TRAIN_STRIDE = 4
+"""Every 4th training window per engine: neighbouring windows share 18 of 19 rows, so this
+cuts training time by 4 and loses little; validation and test windows are all kept."""
+
+AI4I_TUNED: dict[str, Any] = {
+    "rounds": 20,
+    "local_epochs": 3,
+    "hparams": {"batch_size": 256, "learning_rate": 0.003, "weight_decay": 0.0,
+                "step_size": 10, "gamma": 0.5},
+}
+CMAPSS_TUNED: dict[str, Any] = {
+    "rounds": 6,
+    "local_epochs": 1,
+    "hparams": {"batch_size": 256, "learning_rate": 0.002, "weight_decay": 0.0,
+                "step_size": 4, "gamma": 0.5},
+}
+TUNED = {"ai4i2020": AI4I_TUNED, "cmapss": CMAPSS_TUNED}
+"""Settings found by the exploration recorded in the README (``Quality on real data``)."""
+
+DEFAULTS: dict[str, Any] = {"rounds": 10, "local_epochs": 3, "hparams": {}}
+"""The documented defaults: 10 rounds, 3 local epochs, each model's tuned training config."""
+
+BEST_OTHER_STRATEGY: dict[str, tuple[str, dict[str, float]]] = {
+    "ai4i2020": ("fedprox", {"mu": 0.01}),
+    "cmapss": ("fedprox", {"mu": 0.01}),
+}
+"""The strongest non-FedAvg strategy of the pilot runs (README), per dataset."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One run: ``label`` groups seeds of the same configuration in the results."""
+
+    dataset: str
+    partition: str
+    model: str
+    strategy: str
+    settings: str
+    seed: int
+    run: RunConfig
+    train_stride: int = 1
+    classical: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> tuple[str, str, str, str, str]:
+        return (self.dataset, self.partition, self.model, self.strategy, self.settings)
+
+    @property
+    def cost(self) -> float:
+        """Rough relative run time, to start the longest runs first."""
+        epochs = self.run.rounds * self.run.local_epochs * (3 if self.run.baselines else 1)
+        per_epoch = 12.0 / self.train_stride if self.dataset.startswith("cmapss") else 1.0
+        return epochs * per_epoch * (0.5 if self.model == "lstm" else 1.0)
+
+
+def ai4i_data(path: Path, partition: str) -> DataConfig:
+    """AI4I rows, pooled stratified 80/20 split (validation carved from the 80 %)."""
+    sites = {"dirichlet": {"partition": "dirichlet", "num_sites": 5, "dirichlet_alpha": 0.5}}
+    return DataConfig(
+        dataset="ai4i2020", data_path=path, sequence_length=1, split="stratified",
+        split_scope="pooled", test_fraction=0.2, val_fraction=0.15,
+        **sites.get(partition, {"partition": "natural"}),
+    )
+
+
+def cmapss_data(path: Path, subsets: tuple[str, ...]) -> DataConfig:
+    """C-MAPSS windows, label = fails within 30 cycles, official test files."""
+    return DataConfig(
+        dataset="cmapss", data_path=path, subsets=subsets, horizon=30,
+        sequence_length=CMAPSS_SEQUENCE_LENGTH, val_fraction=0.15,
+    )
+
+
+def _run_config(
+    data: DataConfig, model: str, seed: int, settings: dict[str, Any], *, strategy: str,
+    options: dict[str, float], baselines: bool, min_fit_clients: int,
+) -> RunConfig:
+    return RunConfig(
+        data=data, model=model, seed=seed, rounds=settings["rounds"],
+        local_epochs=settings["local_epochs"], hparams=dict(settings["hparams"]),
+        strategy=strategy, strategy_options=dict(options), baselines=baselines,
+        min_fit_clients=min_fit_clients, workers=0,
+    )
+
+
+def _federation(
+    dataset: str, partition: str, data: DataConfig, seeds: tuple[int, ...],
+    settings_name: str, settings: dict[str, Any], *, other_strategy: bool, stride: int = 1,
+) -> list[Experiment]:
+    """FedAvg with baselines (and the classical reference), plus the best other strategy."""
+    strategies = [("fedavg", {}, True)]
+    if other_strategy:
+        name, options = BEST_OTHER_STRATEGY[dataset.split("-")[0]]
+        strategies.append((name, options, False))
+    experiments = []
+    for model in MODELS:
+        for seed in seeds:
+            for strategy, options, baselines in strategies:
+                run = _run_config(data, model, seed, settings, strategy=strategy,
+                                  options=options, baselines=baselines, min_fit_clients=2)
+                experiments.append(Experiment(
+                    dataset, partition, model, strategy, settings_name, seed, run,
+                    train_stride=stride, classical=baselines and model == MODELS[0],
+                ))
+    return experiments
+
+
+def plan(data_dir: Path, *, quick: bool = False, only: str | None = None) -> list[Experiment]:
+    """Every experiment of the benchmark; ``quick`` keeps one seed and few rounds."""
+    ai4i_path, cmapss_path = data_dir / "ai4i2020" / "ai4i2020.csv", data_dir / "cmapss"
+    ai4i_seeds, cmapss_seeds = (AI4I_SEEDS[:1], CMAPSS_SEEDS[:1]) if quick else (
+        AI4I_SEEDS, CMAPSS_SEEDS)
+    ai4i, cmapss = _shortened(AI4I_TUNED, quick), _shortened(CMAPSS_TUNED, quick)
+    experiments: list[Experiment] = []
+    if only in (None, "ai4i2020"):
+        for partition in ("product_type", "dirichlet"):
+            experiments += _federation("ai4i2020", partition, ai4i_data(ai4i_path, partition),
+                                       ai4i_seeds, "tuned", ai4i, other_strategy=True)
+        defaults = _federation("ai4i2020", "product_type", ai4i_data(ai4i_path, "natural"),
+                               ai4i_seeds, "default", _shortened(DEFAULTS, quick),
+                               other_strategy=False)
+        experiments += [replace(e, run=e.run.model_copy(update={"baselines": False}),
+                                classical=False) for e in defaults]
+    if only in (None, "cmapss"):
+        all_four = cmapss_data(cmapss_path, ("FD001", "FD002", "FD003", "FD004"))
+        experiments += _federation("cmapss", "subsets", all_four, cmapss_seeds, "tuned",
+                                   cmapss, other_strategy=True, stride=CMAPSS_TRAIN_STRIDE)
+        experiments += _single_site("cmapss-fd001", cmapss_data(cmapss_path, ("FD001",)),
+                                    cmapss_seeds, cmapss)
+    return sorted(experiments, key=lambda e: -e.cost)
+
+
+def _single_site(
+    dataset: str, data: DataConfig, seeds: tuple[int, ...], settings: dict[str, Any]
+) -> list[Experiment]:
+    """One site: its federated run is centralized training; the mode says so."""
+    return [
+        Experiment(dataset, "single_site", model, "none", "tuned", seed,
+                   _run_config(data, model, seed, settings, strategy="fedavg", options={},
+                               baselines=False, min_fit_clients=1),
+                   train_stride=CMAPSS_TRAIN_STRIDE, classical=model == MODELS[0],
+                   extra={"mode": "centralized"})
+        for model in MODELS for seed in seeds
+    ]
+
+
+def _shortened(settings: dict[str, Any], quick: bool) -> dict[str, Any]:
+    """``--quick``: at most 2 rounds of 1 local epoch (a smoke run, not a measurement)."""
+    if not quick:
+        return settings
+    return {**settings, "rounds": min(settings["rounds"], 2), "local_epochs": 1}

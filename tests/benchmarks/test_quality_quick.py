@@ -1,0 +1,133 @@
+"""The quality benchmark's harness on a tiny configuration: schema, threshold, baseline.
+
+The full benchmark takes tens of minutes; these checks run its own functions on a few
+hundred built-in rows in seconds, so the measurement protocol is tested, not only the code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from networkfed.data import DataConfig, load_federated_data
+from networkfed.data.types import FederatedData, SplitTensors
+from networkfed.federated.config import RunConfig
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+quality = importlib.import_module("quality")
+protocols = importlib.import_module("quality_protocols")
+quality_report = importlib.import_module("quality_report")
+
+REQUIRED = ("dataset", "partition", "model", "mode", "strategy", "seeds", "f1_mean", "f1_std",
+            "pr_auc_mean", "roc_auc_mean", "accuracy_mean", "majority_accuracy")
+TINY = DataConfig(rows_per_site=300, sequence_length=1, split="stratified",
+                  split_scope="pooled")
+
+
+def _experiment(seed: int = 3) -> object:
+    run = RunConfig(data=TINY, model="cnn", rounds=1, local_epochs=1, seed=seed,
+                    baselines=True, min_fit_clients=2, workers=0)
+    return protocols.Experiment("synthetic", "natural", "cnn", "fedavg", "tuned", seed, run,
+                                classical=True, extra={"forest_trees": 20})
+
+
+def _with_labels(data: FederatedData, split: str, relabel) -> FederatedData:
+    """The same data with one split's labels replaced (features untouched)."""
+    sites = {}
+    for site_id, site in data.sites.items():
+        old = getattr(site, split)
+        new = SplitTensors(old.x, relabel(old.y), old.machine_ids)
+        sites[site_id] = dataclasses.replace(site, **{split: new})
+    return dataclasses.replace(data, sites=sites)
+
+
+@pytest.fixture(scope="module")
+def tiny_data() -> FederatedData:
+    return load_federated_data(TINY, 3)
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tiny_data: FederatedData) -> dict:
+    return quality.run_experiment(_experiment(), tiny_data)
+
+
+def test_records_have_the_issue_schema(tiny_result: dict) -> None:
+    # Prepare: the seed result split into the neural and the classical model's results
+    results = quality._rename_classical(tiny_result)
+
+    # Execute
+    records = quality_report.aggregate(results)
+    table = quality_report.markdown_table(records)
+
+    # Assert: every mode is there, with every required field, and the table lists each
+    assert {r["mode"] for r in records} == {"federated", "centralized", "local", "classical"}
+    for record in records:
+        assert all(field in record for field in REQUIRED), record
+        assert record["seeds"] == [3]
+        assert 0.0 <= record["f1_mean"] <= 1.0
+    assert {r["model"] for r in records if r["mode"] == "classical"} == {"random_forest"}
+    assert len(table.strip().splitlines()) == len(records) + 2
+
+
+def test_report_is_strict_json(tiny_result: dict) -> None:
+    args = quality.argparse.Namespace(quick=True, workers=1)
+
+    document = quality.report(quality._rename_classical(tiny_result), args, 1.0)
+
+    text = json.dumps(document, allow_nan=False)  # NaN would be invalid JSON
+    assert json.loads(text)["records"]
+
+
+def test_test_labels_never_choose_the_threshold(tiny_data: FederatedData,
+                                                tiny_result: dict) -> None:
+    # Prepare: the same rows with every test label flipped
+    flipped = _with_labels(tiny_data, "test", lambda y: 1 - y)
+
+    # Execute
+    other = quality.run_experiment(_experiment(), flipped)
+
+    # Assert: every mode picks the same thresholds, yet scores differently on test
+    for mode, measured in tiny_result["modes"].items():
+        for site, metrics in measured["per_site"].items():
+            assert other["modes"][mode]["per_site"][site]["threshold"] == metrics["threshold"]
+        assert other["modes"][mode]["overall"]["f1"] != measured["overall"]["f1"]
+
+
+def test_majority_baseline_comes_from_test_labels(tiny_data: FederatedData) -> None:
+    # Prepare
+    y_test = torch.cat([site.test.y for site in tiny_data.sites.values()]).double()
+    expected = max(float(y_test.mean()), 1.0 - float(y_test.mean()))
+    no_train_failures = _with_labels(_with_labels(tiny_data, "train", torch.zeros_like),
+                                     "val", torch.zeros_like)
+    all_test_failures = _with_labels(tiny_data, "test", torch.ones_like)
+
+    # Execute / Assert
+    assert math.isclose(quality.majority_accuracy(tiny_data), expected)
+    assert math.isclose(quality.majority_accuracy(no_train_failures), expected)
+    assert quality.majority_accuracy(all_test_failures) == 1.0
+
+
+def test_quick_plan_follows_the_protocols(tmp_path: Path) -> None:
+    experiments = protocols.plan(tmp_path, quick=True)
+
+    ai4i = [e for e in experiments if e.dataset == "ai4i2020"]
+    cmapss = [e for e in experiments if e.dataset.startswith("cmapss")]
+    assert {e.seed for e in experiments} == {0}
+    assert all(e.run.rounds <= 2 for e in experiments)
+    assert {e.partition for e in ai4i} == {"product_type", "dirichlet"}
+    assert {e.model for e in experiments} == {"cnn", "lstm", "hybrid"}
+    for experiment in ai4i:
+        data = experiment.run.data
+        assert (data.split, data.split_scope, data.test_fraction) == ("stratified", "pooled", 0.2)
+        assert data.sequence_length == 1
+    assert all(e.run.data.horizon == 30 for e in cmapss)
+    assert {e.run.data.subsets for e in cmapss} == {("FD001", "FD002", "FD003", "FD004"),
+                                                     ("FD001",)}
