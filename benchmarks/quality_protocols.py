@@ -61,8 +61,8 @@ DEFAULTS: dict[str, Any] = {"rounds": 10, "local_epochs": 3, "hparams": {}}
 """The documented defaults: 10 rounds, 3 local epochs, each model's tuned training config."""
 
 BEST_OTHER_STRATEGY: dict[str, tuple[str, dict[str, float]]] = {
-    "ai4i2020": ("fedprox", {"mu": 0.01}),
-    "cmapss": ("fedprox", {"mu": 0.01}),
+    "ai4i2020": ("fedprox", {"proximal_mu": 0.01}),
+    "cmapss": ("fedprox", {"proximal_mu": 0.01}),
 }
 """The strongest non-FedAvg strategy of the pilot runs (README), per dataset."""
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from networkfed.data import DataConfig, FederatedData, load_federated_data
 
@@ -70,14 +71,16 @@ def test_ai4i_product_type_and_dirichlet_share_the_test_rows(ai4i_csv: Path) -> 
     skewed = DataConfig(**common, partition="dirichlet", num_sites=5, dirichlet_alpha=0.5)
 
     # Execute
-    rows_natural = _test_rows(load_federated_data(natural, SEED))
+    natural_data = load_federated_data(natural, SEED)
+    rows_natural = _test_rows(natural_data)
     rows_skewed = _test_rows(load_federated_data(skewed, SEED))
 
     # Assert: 2,000 test rows (20 %, 68 of the 339 failures), the same for both partitions
     assert rows_natural == rows_skewed
     assert len(rows_natural) == 2000
+    assert sum(site.test.positives for site in natural_data.sites.values()) == 68
 
 
-@pytest.mark.parametrize("scope", ["site", "pooled"])
-def test_scope_is_part_of_the_validated_config(scope: str) -> None:
-    assert DataConfig(split_scope=scope).split_scope == scope
+def test_unknown_scope_is_refused() -> None:
+    with pytest.raises(ValidationError, match="split_scope"):
+        DataConfig(split_scope="global")

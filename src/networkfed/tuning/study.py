@@ -193,7 +193,11 @@ def _load(
 
 
 def _pruner(settings: StudySettings) -> optuna.pruners.BasePruner:
-    """Median pruning from the second round on, once two trials have finished."""
+    """Median pruning once two trials have finished.
+
+    Steps are round numbers (round 0, the untrained model, is never reported); Optuna prunes
+    when ``step >= n_warmup_steps``, so a trial can be stopped from its first round on.
+    """
     if not settings.pruning:
         return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
