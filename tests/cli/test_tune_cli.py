@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -29,13 +31,17 @@ def tune_args(study_dir: Path, trials: int, model: str = "cnn") -> list[str]:
 
 
 def trial_states(study_dir: Path) -> list[TrialState]:
-    if not (study_dir / "study.db").is_file():
+    """Read-only look at the study while ``tune`` writes it (Optuna's storage would try to
+    create the tables itself, racing the process that is creating them)."""
+    database = study_dir / "study.db"
+    if not database.is_file():
         return []
     try:
-        study = optuna.load_study(study_name=STUDY_NAME, storage=storage_url(study_dir))
-    except KeyError:  # the file exists but the study row is not written yet
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
+            rows = db.execute("SELECT state FROM trials ORDER BY number").fetchall()
+    except sqlite3.OperationalError:  # tables not created yet, or the file is being set up
         return []
-    return [trial.state for trial in study.trials]
+    return [TrialState[state] for (state,) in rows]
 
 
 def start_tune(study_dir: Path, trials: int) -> subprocess.Popen:

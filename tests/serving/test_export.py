@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,32 @@ def test_legacy_onnx_exporter_is_the_fallback(
     assert "legacy" in result.exporter
     got = onnx_probabilities(result.path, real_windows)
     np.testing.assert_allclose(got, served.predict_proba(real_windows), atol=PARITY_TOLERANCE)
+
+
+@pytest.mark.slow
+def test_readme_onnx_example_gives_the_runs_probabilities(
+    runs: dict[str, Path], real_windows: torch.Tensor, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Prepare: raw (unstandardised) windows and model.onnx where the README expects them
+    served = load_served_model(runs["cnn"])
+    export_model(served, tmp_path / "model.onnx", "onnx")
+    spec = served.preprocessing
+    raw = real_windows.double().numpy() * np.array(spec.std) + np.array(spec.mean)
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("\n## Predicting and exporting\n"):]
+    block = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace = {"raw_windows": raw}
+
+    # Execute
+    exec(compile(block, "README.md (Predicting and exporting)", "exec"), namespace)
+
+    # Assert
+    expected = served.predict_proba(real_windows)
+    np.testing.assert_allclose(namespace["probability"], expected, atol=1e-5)
+    clear = np.abs(expected - served.threshold) > 1e-5  # float32 may flip a tie, nothing else
+    np.testing.assert_array_equal(namespace["alarm"][clear], (expected >= served.threshold)[clear])
 
 
 def test_unknown_format_is_refused_and_nothing_is_written(

@@ -163,3 +163,22 @@ def test_a_study_whose_trials_keep_failing_stops_with_the_reason(
     study = open_study(tmp_path, settings)
     assert [t.state for t in study.trials] == [TrialState.FAIL] * MAX_FAILURES_IN_A_ROW
     assert finished_trials(study) == []
+
+
+def test_importance_plot_needs_scores_that_differ(tmp_path: Path) -> None:
+    # Prepare: two complete trials with the same score (fANOVA has nothing to explain)
+    study = optuna.create_study(direction="maximize")
+    distribution = optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)
+    for rate in (1e-3, 2e-3):
+        study.add_trial(optuna.trial.create_trial(
+            params={"learning_rate": rate}, distributions={"learning_rate": distribution},
+            value=0.5,
+        ))
+
+    # Execute
+    plots = write_plots(study, tmp_path, seed=0)
+
+    # Assert
+    assert plots[HISTORY_PLOT] == tmp_path / HISTORY_PLOT
+    assert "same score" in str(plots[IMPORTANCE_PLOT])
+    assert not (tmp_path / IMPORTANCE_PLOT).exists()

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from networkfed.cli.errors import handle_errors
+from networkfed.cli.run_config import split_columns
 from networkfed.core.errors import ConfigError
 
 console = Console()
@@ -124,8 +125,8 @@ def tune_command(
         None, "--timeout", min=0, help="Stop starting trials after this many seconds."
     ),
     study_dir: Path | None = typer.Option(
-        None, "--study-dir", help="Folder of the study (SQLite + outputs) "
-        "[default: studies/<model>-<dataset>]."
+        None, "--study-dir", help="Folder of the study (SQLite + outputs); "
+        "default: studies/<model>-<dataset>."
     ),
     seed: int = typer.Option(42, "--seed", help="Seed of the sampler, data and every run."),
     strategy: str = typer.Option("fedavg", "--strategy", help="Strategy whose options are tuned."),
@@ -141,6 +142,9 @@ def tune_command(
     site_column: str | None = typer.Option(None, "--site-column", help="csv: site column."),
     group_column: str | None = typer.Option(None, "--group-column", help="csv: machine column."),
     time_column: str | None = typer.Option(None, "--time-column", help="csv: time column."),
+    feature_columns: str | None = typer.Option(
+        None, "--feature-columns", help="csv: comma-separated feature columns."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
@@ -167,6 +171,7 @@ def tune_command(
             "num_sites": num_sites, "rows_per_site": rows_per_site,
             "sequence_length": sequence_length, "label_column": label,
             "site_column": site_column, "group_column": group_column, "time_column": time_column,
+            "feature_columns": split_columns(feature_columns),
         },
     )
     study_dir = study_dir or Path("studies") / f"{settings.model.value}-{settings.data.dataset}"

@@ -106,12 +106,17 @@ def write_plots(study: optuna.Study, study_dir: Path, seed: int) -> dict[str, Pa
         written[IMPORTANCE_PLOT] = "needs at least 2 completed trials"
         return written
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
-    written[IMPORTANCE_PLOT] = _save(
-        study_dir / IMPORTANCE_PLOT,
-        lambda: optuna.visualization.matplotlib.plot_param_importances(
-            study, evaluator=evaluator, target_name=TARGET_NAME
-        ),
-    )
+    try:
+        written[IMPORTANCE_PLOT] = _save(
+            study_dir / IMPORTANCE_PLOT,
+            lambda: optuna.visualization.matplotlib.plot_param_importances(
+                study, evaluator=evaluator, target_name=TARGET_NAME
+            ),
+        )
+    except RuntimeError as error:  # fANOVA: every complete trial scored the same
+        plt.close("all")
+        logger.info("no importance plot: %s", error)
+        written[IMPORTANCE_PLOT] = "undefined while every complete trial has the same score"
     return written
 
 
