@@ -203,9 +203,27 @@ def _flops_per_example(model: str, data: Any) -> float:
                                         sequence_length=data.sequence_length)
     site = next(iter(data.sites.values()))
     x, y = site.train.x[:batch], site.train.y[:batch]
+    recurrent: list[float] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: recurrent.append(_lstm_flops(m, i[0])))
+             for m in wrapper.model.modules() if isinstance(m, torch.nn.LSTM)]
     with FlopCounterMode(display=False) as counter:
         torch.nn.functional.cross_entropy(wrapper.model(x), y).backward()
-    return counter.get_total_flops() / batch
+    for hook in hooks:
+        hook.remove()
+    return (counter.get_total_flops() + sum(recurrent)) / batch
+
+
+def _lstm_flops(lstm: Any, x: Any) -> float:
+    """Training FLOPs of an ``nn.LSTM`` call, which the FLOP counter does not see on CPU:
+    4 gates x (input + hidden) x hidden multiply-adds per step and direction, x3 with the
+    backward pass."""
+    batch, steps = (x.shape[0], x.shape[1]) if lstm.batch_first else (x.shape[1], x.shape[0])
+    directions = 2 if lstm.bidirectional else 1
+    total, width = 0.0, lstm.input_size
+    for _ in range(lstm.num_layers):
+        total += 2 * 4 * lstm.hidden_size * (width + lstm.hidden_size) * steps * directions
+        width = lstm.hidden_size * directions
+    return 3 * total * batch
 
 
 def _matmul_gflops() -> float:

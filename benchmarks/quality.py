@@ -53,7 +53,10 @@ from quality_protocols import (
     BEST_OTHER_STRATEGY,
     CMAPSS_SEQUENCE_LENGTH,
     CMAPSS_TRAIN_STRIDE,
+    DEFAULT_SEEDS,
     DEFAULTS,
+    FD001_SEQUENCE_LENGTH,
+    FD001_TRAIN_STRIDE,
     TUNED,
     Experiment,
     plan,
@@ -64,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 logger = logging.getLogger("quality")
 
-FOREST_TREES = 300
+FOREST_TREES = 200
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -243,10 +246,12 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, seconds: flo
         "elapsed_seconds": round(seconds, 1), "workers": args.workers,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__, "cpus": os.cpu_count()},
-        "settings": {"tuned": TUNED, "defaults": DEFAULTS,
+        "settings": {"tuned": TUNED, "defaults": DEFAULTS, "default_seeds": DEFAULT_SEEDS,
                      "best_other_strategy": BEST_OTHER_STRATEGY,
                      "cmapss_sequence_length": CMAPSS_SEQUENCE_LENGTH,
                      "cmapss_train_stride": CMAPSS_TRAIN_STRIDE,
+                     "fd001_sequence_length": FD001_SEQUENCE_LENGTH,
+                     "fd001_train_stride": FD001_TRAIN_STRIDE,
                      "random_forest_trees": FOREST_TREES},
         "records": records, "targets": target_checks(records, sites),
         "site_comparison": sites,

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import tomli_w
 
@@ -39,7 +40,12 @@ from networkfed.flower.flwr_run import (
     free_port,
     node_config_string,
 )
-from networkfed.flower.processes import descendants, start_process, stop_tree
+from networkfed.flower.processes import (
+    descendants,
+    is_flower_process,
+    start_process,
+    stop_tree,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +89,7 @@ class LocalFederation:
         self.logs = self.directory / "logs"
         self.port: int | None = None
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._pids: dict[int, dict[str, Any]] = {}
         self._bin = Path(sys.executable).parent
 
     # --- environment ------------------------------------------------------------------------
@@ -264,19 +271,31 @@ class LocalFederation:
         return done.stdout
 
     def _record_pids(self) -> None:
-        """Write every PID we own, with the children Flower started, to ``pids.json``."""
-        record = {
-            name: {"pid": process.pid, "children": descendants(process.pid)}
-            for name, process in list(self.processes.items())  # other threads may add/remove
-            if process.poll() is None
-        }
+        """Write every PID started here, with every child Flower started, to ``pids.json``.
+
+        Entries are kept after their process ends (``running: false``), so the file lists all
+        that ever ran; children are added as they appear (one ``flwr-clientapp`` per message).
+        """
+        for name, process in list(self.processes.items()):  # other threads may add/remove
+            entry = self._pids.setdefault(process.pid, {"name": name, "pid": process.pid,
+                                                        "children": []})
+            entry["running"] = process.poll() is None
+            if entry["running"]:
+                entry["children"] = sorted(set(entry["children"]) | set(descendants(process.pid)))
+        current = {process.pid for process in list(self.processes.values())}
+        for pid, entry in self._pids.items():
+            entry["running"] = entry["running"] and pid in current
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.directory / ".pids.json.tmp"
-        tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        tmp.write_text(json.dumps(list(self._pids.values()), indent=2), encoding="utf-8")
         os.replace(tmp, self.directory / "pids.json")
 
     def stop(self) -> None:
-        """Stop every process started here and its descendants: SuperNodes first."""
+        """Stop every process started here and its descendants: SuperNodes first.
+
+        Recorded children that outlived their parent (a SuperNode that exited on its own
+        leaves its ``flower-superexec``) are stopped too, by their recorded PID.
+        """
         self._record_pids()
         for name in sorted(self.processes, key=lambda n: n == "superlink"):
             process = self.processes[name]
@@ -284,6 +303,10 @@ class LocalFederation:
             process.wait()
             logger.info("stopped %s (pids %s)", name, stopped)
         self.processes.clear()
+        for entry in self._pids.values():
+            for child in entry["children"]:
+                if is_flower_process(child):
+                    stop_tree(child)
         self._record_pids()
 
     def __enter__(self) -> LocalFederation:

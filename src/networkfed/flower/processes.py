@@ -19,7 +19,14 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["descendants", "process_table", "start_process", "stop_tree", "tree_rss_bytes"]
+__all__ = [
+    "descendants",
+    "is_flower_process",
+    "process_table",
+    "start_process",
+    "stop_tree",
+    "tree_rss_bytes",
+]
 
 
 def process_table() -> dict[int, tuple[int, int]]:
@@ -92,6 +99,14 @@ def stop_tree(pid: int, *, timeout: float = 5.0, sig: int = signal.SIGTERM) -> l
         time.sleep(0.1)
     _signal_all([p for p in targets if _alive(p)], signal.SIGKILL)
     return targets
+
+
+def is_flower_process(pid: int) -> bool:
+    """Whether ``pid`` still runs one of Flower's programs (a recorded PID not yet reused)."""
+    done = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True,
+                          text=True, check=False)
+    command = done.stdout.strip()
+    return bool(command) and ("flower-" in command or "flwr-" in command)
 
 
 def _signal_all(pids: Iterable[int], sig: int) -> None:
