@@ -45,6 +45,7 @@ from sklearn.ensemble import RandomForestClassifier
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from networkfed.api import run_federated
+from networkfed.core.errors import NetworkFedError
 from networkfed.data import DataConfig, load_federated_data
 from networkfed.data.types import FederatedData, SplitTensors
 from networkfed.federated.evaluation import Evaluation, SplitPredictions, evaluate_predictions
@@ -178,7 +179,7 @@ def _setup(experiment: Experiment, data: FederatedData) -> dict[str, Any]:
     }
 
 
-def _rename_classical(result: dict[str, Any]) -> dict[str, Any]:
+def _rename_classical(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The classical mode's model is the forest, not the neural model it ran beside."""
     modes = dict(result["modes"])
     classical = modes.pop("classical", None)
@@ -190,24 +191,39 @@ def _rename_classical(result: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- orchestration -----------------------------------------------------------------------------
+def run_guarded(experiment: Experiment) -> dict[str, Any]:
+    """:func:`run_experiment`, with a failure (a diverged model) reported, not raised.
+
+    One failing configuration must not cost the other measurements; the failure is listed
+    in ``quality.json`` under ``failures``.
+    """
+    try:
+        return run_experiment(experiment)
+    except NetworkFedError as error:
+        return {"dataset": experiment.dataset, "partition": experiment.partition,
+                "model": experiment.model, "strategy": experiment.strategy,
+                "settings": experiment.settings, "seed": experiment.seed,
+                "error": f"{type(error).__name__}: {error}", "modes": {}, "seconds": 0.0}
+
+
 def run_all(experiments: list[Experiment], workers: int) -> list[dict[str, Any]]:
     """Run experiments largest first on ``workers`` processes; log each as it finishes."""
-    results: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []
     if workers <= 1:
         for index, experiment in enumerate(experiments, 1):
-            results += _rename_classical(_logged(run_experiment(experiment), index, experiments))
-        return results
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(run_experiment, e) for e in experiments]
-        for index, future in enumerate(as_completed(futures), 1):
-            results += _rename_classical(_logged(future.result(), index, experiments))
-    return results
+            outcomes.append(_logged(run_guarded(experiment), index, experiments))
+    else:
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(run_guarded, e) for e in experiments]
+            for index, future in enumerate(as_completed(futures), 1):
+                outcomes.append(_logged(future.result(), index, experiments))
+    return outcomes
 
 
 def _logged(result: dict[str, Any], index: int, experiments: list[Experiment]) -> dict[str, Any]:
-    summary = ", ".join(f"{mode} F1 {m['overall']['f1']:.3f}"
-                        for mode, m in result["modes"].items())
+    summary = result.get("error") or ", ".join(
+        f"{mode} F1 {m['overall']['f1']:.3f}" for mode, m in result["modes"].items())
     logger.info("[%d/%d] %s %s %s %s seed %d (%.0f s): %s", index, len(experiments),
                 result["dataset"], result["partition"], result["model"], result["strategy"],
                 result["seed"], result["seconds"], summary)
@@ -237,6 +253,8 @@ def write_atomic(path: Path, text: str) -> None:
 def report(results: list[dict[str, Any]], args: argparse.Namespace, seconds: float
            ) -> dict[str, Any]:
     """The quality.json document."""
+    failures = [r for r in results if "error" in r]
+    results = [part for r in results if "error" not in r for part in _rename_classical(r)]
     records = aggregate(results)
     sites = site_comparison(results)
     return _jsonable({
@@ -255,6 +273,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, seconds: flo
                      "random_forest_trees": FOREST_TREES},
         "records": records, "targets": target_checks(records, sites),
         "site_comparison": sites,
+        "failures": failures,
     })
 
 
@@ -286,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     write_atomic(folder / f"{name}.json", json.dumps(document, indent=2) + "\n")
     write_atomic(folder / f"{name}.md", markdown_table(document["records"]))
     for check in document["targets"]:
-        logger.info("%s %s", "MET   " if check["met"] else "MISSED", check["target"])
+        logger.info("%s %s (%s)", "MET   " if check["met"] else "MISSED", check["target"],
+                    check.get("model", "all models"))
     logger.info("wrote %s (%.0f s)", folder / f"{name}.json", document["elapsed_seconds"])
     return 0
 

@@ -80,10 +80,13 @@ def test_records_have_the_issue_schema(tiny_result: dict) -> None:
 def test_report_is_strict_json(tiny_result: dict) -> None:
     args = quality.argparse.Namespace(quick=True, workers=1)
 
-    document = quality.report(quality._rename_classical(tiny_result), args, 1.0)
+    failed = {**tiny_result, "modes": {}, "error": "TrainingError: diverged"}
+
+    document = quality.report([tiny_result, failed], args, 1.0)
 
     text = json.dumps(document, allow_nan=False)  # NaN would be invalid JSON
     assert json.loads(text)["records"]
+    assert [f["error"] for f in document["failures"]] == ["TrainingError: diverged"]
 
 
 def test_test_labels_never_choose_the_threshold(tiny_data: FederatedData,
