@@ -136,3 +136,23 @@ def test_fedavgm_defaults_are_exactly_fedavg() -> None:
 def test_load_state_dict_rejects_foreign_keys(name: str) -> None:
     with pytest.raises(CheckpointError, match="strategy state"):
         build_strategy(name).load_state_dict({"bogus": torch.zeros(1)})
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_batchnorm_running_statistics_take_the_plain_average(name: str) -> None:
+    # Prepare: global running variance 1.0; sites report 2.0 (n=1) and 4.0 (n=3) -> FedAvg 3.5
+    options, _ = CASES[name]
+    strategy = build_strategy(name, **options)
+    global_state = {**state(X0), "bn.running_var": torch.tensor([1.0])}
+    updates = [
+        SiteUpdate("a", {**state([1.6, 1.1], 13), "bn.running_var": torch.tensor([4.0])}, 3),
+        SiteUpdate("b", {**state([1.2, 0.7], 9), "bn.running_var": torch.tensor([2.0])}, 1),
+    ]
+
+    # Execute
+    aggregated = strategy.aggregate_fit(1, global_state, updates)
+
+    # Assert: the weights moved by the server optimiser, the running statistic did not
+    assert aggregated["bn.running_var"].item() == pytest.approx(3.5)
+    assert "m_t/bn.running_var" not in strategy.state_dict()
+    assert "momentum/bn.running_var" not in strategy.state_dict()

@@ -56,9 +56,23 @@ def flower_results(updates: Sequence[SiteUpdate]) -> list[tuple[NDArrays, int]]:
     return results
 
 
+RUNNING_STATISTICS = ("running_mean", "running_var")
+"""Normalisation buffers: averages of the data, not weights, so no server optimiser steps them."""
+
+
 def is_float(tensor: Tensor) -> bool:
-    """Whether ``tensor`` holds real-valued parameters (server optimisers touch only these)."""
+    """Whether ``tensor`` holds real values (integer buffers are averaged and rounded instead)."""
     return tensor.is_floating_point()
+
+
+def is_server_optimisable(key: str, tensor: Tensor) -> bool:
+    """Whether a server optimiser (FedAdam, FedYogi, FedAdagrad, FedAvgM) may step ``key``.
+
+    Only trainable weights: BatchNorm running statistics take the plain FedAvg value. Pushing
+    them with momentum or an adaptive step drives ``running_var`` negative and the model to NaN
+    (seen with FedAvgM on C-MAPSS), since they are estimates of the data, not parameters.
+    """
+    return tensor.is_floating_point() and not key.endswith(RUNNING_STATISTICS)
 
 
 def _cast(array: np.ndarray, reference: Tensor) -> Tensor:

@@ -8,7 +8,8 @@ Mirrors ``flwr/serverapp/strategy/fedavgm.py`` (``aggregate_train``), which foll
     x_{t+1} = x_t - server_learning_rate * b_t      (b_t = g_t when momentum is 0)
 
 With the defaults (learning rate 1, momentum 0) it is exactly FedAvg, as in Flower. Only
-floating tensors are optimised (in float64, cast back); integer buffers take the FedAvg value.
+trainable floating tensors are optimised (in float64, cast back); integer buffers and
+BatchNorm running statistics take the FedAvg value.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from torch import Tensor
 
 from networkfed.core.errors import CheckpointError
+from networkfed.federated.strategies.arrays import is_server_optimisable
 from networkfed.federated.strategies.base import Strategy, check_options
 from networkfed.federated.strategies.fedavg import fedavg_aggregate
 from networkfed.federated.strategies.options import Option
@@ -42,7 +44,7 @@ def momentum_step(
     """One server SGD step on the floating tensors; returns ``(new values, momentum buffer)``."""
     new_values, new_buffer = {}, {}
     for key, value in global_state.items():
-        if not value.is_floating_point():
+        if not is_server_optimisable(key, value):
             continue
         current = value.double()
         step = current - aggregated[key].double()

@@ -11,9 +11,10 @@ called on plain arrays; their formulas are restated here as pure functions, term
     v_t     = rule-specific second moment                        (v_0 = 0)
     x_{t+1} = x_t + eta_t * m_t / (sqrt(v_t) + tau)
 
-Only floating tensors are optimised (in float64, cast back to their dtype); integer buffers
-take the FedAvg value. ``eta_l`` is kept for parity with Flower, whose arithmetic does not use
-it either: the local learning rate comes from the model's training configuration.
+Only trainable floating tensors are optimised (in float64, cast back to their dtype); integer
+buffers and BatchNorm running statistics take the FedAvg value. ``eta_l`` is kept for parity
+with Flower, whose arithmetic does not use it either: the local learning rate comes from the
+model's training configuration.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from torch import Tensor
 
 from networkfed.core.errors import CheckpointError
+from networkfed.federated.strategies.arrays import is_server_optimisable
 from networkfed.federated.strategies.base import Strategy, check_options
 from networkfed.federated.strategies.fedavg import fedavg_aggregate
 from networkfed.federated.strategies.options import Option
@@ -55,11 +57,11 @@ def tau_option(default: float) -> Option:
 
 
 def pseudo_gradient(global_state: Mapping[str, Tensor], aggregated: Mapping[str, Tensor]) -> State:
-    """``delta_t = aggregated - x_t`` in float64, for floating tensors only."""
+    """``delta_t = aggregated - x_t`` in float64, for trainable floating tensors only."""
     return {
         key: aggregated[key].double() - value.double()
         for key, value in global_state.items()
-        if value.is_floating_point()
+        if is_server_optimisable(key, value)
     }
 
 
