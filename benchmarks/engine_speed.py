@@ -41,8 +41,8 @@ def main() -> None:
     if args.part:
         print(json.dumps(_run_part(args.part, args.model, args.rounds)))
         return
-    report: dict[str, Any] = {"command": "python benchmarks/engine_speed.py " + " ".join(
-        sys.argv[1:]), "machine": _machine(), "models": {}}
+    command = " ".join(["python benchmarks/engine_speed.py", *sys.argv[1:]])
+    report: dict[str, Any] = {"command": command, "machine": _machine(), "models": {}}
     matmul = [_child("matmul", "cnn", 1)["gflops"]]
     for model in args.models.split(","):
         rounds = args.rounds if model == "cnn" else args.other_rounds
@@ -56,9 +56,9 @@ def main() -> None:
     report["speedup_vs_reference"] = report["models"].get("cnn", {}).get("speedup_vs_reference")
     report["compute_fraction"] = report["models"].get("cnn", {}).get("compute_fraction")
     report["machine"]["load_average_after"] = list(os.getloadavg())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.output}")
 
 
 def _arguments() -> argparse.Namespace:
@@ -66,6 +66,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--models", default="cnn,lstm,hybrid")
     parser.add_argument("--rounds", type=int, default=10, help="rounds for the CNN")
     parser.add_argument("--other-rounds", type=int, default=3, help="rounds for lstm/hybrid")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="results file")
     parser.add_argument("--part", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="cnn", help=argparse.SUPPRESS)
     return parser.parse_args()
