@@ -19,6 +19,8 @@ from typing import Any
 import pandas as pd
 
 from networkfed.core.errors import RunFolderError
+from networkfed.federated.metrics import COUNT_KEYS
+from networkfed.federated.metrics import METRIC_KEYS as ALL_METRIC_KEYS
 
 try:  # Python 3.11+
     import tomllib
@@ -29,17 +31,8 @@ METRICS_FILE, SUMMARY_FILE = "metrics.jsonl", "summary.json"
 CONFIG_FILE, MANIFEST_FILE, PREDICTIONS_FILE = "config.toml", "manifest.json", "predictions.csv"
 CHECKPOINTS_DIR, GLOBAL_MODEL_ID = "checkpoints", "global"
 
-METRIC_KEYS = (
-    "loss",
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "pr_auc",
-    "threshold",
-)
+METRIC_KEYS = tuple(key for key in ALL_METRIC_KEYS if key not in COUNT_KEYS)
+"""The real-valued metrics of a ``metrics.jsonl`` row, in the engine's order."""
 METRICS_ROW_KEYS = ("round", "mode", "site", "split")
 PREDICTION_COLUMNS = ("mode", "site", "y_true", "probability", "alarm")
 OVERALL = "overall"
