@@ -172,6 +172,7 @@ def _setup(experiment: Experiment, data: FederatedData) -> dict[str, Any]:
     run = experiment.run
     return {
         "rounds": run.rounds, "local_epochs": run.local_epochs, "hparams": dict(run.hparams),
+        "class_weighting": run.class_weighting, "val_truncations": run.data.val_truncations,
         "strategy_options": dict(run.strategy_options), "train_stride": experiment.train_stride,
         "sequence_length": data.sequence_length, "features": data.feature_names,
         "sites": {sid: {"train": len(s.train), "val": len(s.val), "test": len(s.test),

@@ -217,6 +217,7 @@ def _train_and_val_rows(round_num: int, rng: np.random.Generator) -> list[dict]:
         "num_examples": sum(SITES.values()) // 2,
         **empty,
         "f1": float(rng.uniform(0, 1)),
+        "pr_auc": float(rng.uniform(0, 1)),
     }
     return [*train, val]
 

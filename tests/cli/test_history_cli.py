@@ -26,11 +26,15 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-def overall_rows(run_dir: Path) -> dict[int, dict]:
+def overall_rows(run_dir: Path, split: str = "test") -> dict[int, dict]:
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines]
-    wanted = ("federated", "overall", "test")
+    wanted = ("federated", "overall", split)
     return {r["round"]: r for r in rows if (r["mode"], r["site"], r["split"]) == wanted}
+
+
+def table_rows(output: str) -> list[list[str]]:
+    return [line.split() for line in output.splitlines() if line[:6].strip().rstrip("*").isdigit()]
 
 
 def test_history_lists_every_saved_round_with_its_metrics(run_dir: Path) -> None:
@@ -39,11 +43,27 @@ def test_history_lists_every_saved_round_with_its_metrics(run_dir: Path) -> None
 
     # Assert
     assert result.exit_code == 0, result.output
-    table_rows = [line.split() for line in result.stdout.splitlines() if line[:6].strip().isdigit()]
+    rows = table_rows(result.stdout)
     expected = overall_rows(run_dir)
-    assert [int(row[0]) for row in table_rows] == sorted(expected)
-    for row in table_rows:
-        assert f"{expected[int(row[0])]['f1']:.3f}" in row
+    assert [int(row[0].rstrip("*")) for row in rows] == sorted(expected)
+    for row in rows:
+        assert f"{expected[int(row[0].rstrip('*'))]['f1']:.3f}" in row
+
+
+def test_history_marks_the_round_with_the_best_validation_pr_auc(run_dir: Path) -> None:
+    # Prepare: the fabricated run logs a random validation PR-AUC per round
+    validation = {r: row["pr_auc"] for r, row in overall_rows(run_dir, "val").items()}
+    best = max(validation, key=validation.__getitem__)
+    # Execute
+    table = runner.invoke(app, ["history", str(run_dir)])
+    listed = json.loads(runner.invoke(app, ["history", str(run_dir), "--json"]).stdout)
+    # Assert: chosen on validation, shown in the table and the JSON
+    assert [row[0] for row in table_rows(table.stdout) if row[0].endswith("*")] == [f"{best}*"]
+    assert f"best validation PR-AUC: round {best}" in table.stdout
+    assert [entry["round"] for entry in listed if entry["best"]] == [best]
+    logged = {e["round"]: e["validation_pr_auc"] for e in listed
+              if e["validation_pr_auc"] is not None}
+    assert logged == pytest.approx(validation)
 
 
 def test_history_json_gives_rounds_metrics_and_thresholds(run_dir: Path) -> None:

@@ -93,3 +93,23 @@ def test_bad_inputs_give_one_clear_line_and_the_exit_code(
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.slow
+def test_predict_after_a_site_normalised_run_needs_the_site(tmp_path: Path) -> None:
+    # Prepare
+    data = plant_csv_config(write_plant_csv(tmp_path / "plants.csv")).model_copy(
+        update={"normalization": "site"})
+    make_run(tmp_path / "run", data=data, rounds=1)
+    command = ["predict", "--run", str(tmp_path / "run"), "--data", str(tmp_path / "plants.csv"),
+               "--out", str(tmp_path / "p.csv"), "--json"]
+
+    # Execute / Assert: refused, nothing written
+    without_site = runner.invoke(app, command)
+    assert without_site.exit_code == 2
+    assert "'site'" in without_site.output and CSV_SITES[1] in without_site.output
+    assert not (tmp_path / "p.csv").exists()
+    # Execute / Assert: with the site named
+    with_site = runner.invoke(app, [*command, "--site", CSV_SITES[1]])
+    assert with_site.exit_code == 0, with_site.output
+    assert json.loads(with_site.stdout)["rows"] > 0

@@ -89,6 +89,16 @@ def test_hparams_from_a_tune_result_apply_and_flags_still_win(tmp_path: Path) ->
     assert "local_epochs = 1\n" in written
 
 
+def test_class_weighting_flag_reaches_the_run_folder_config(tmp_path: Path) -> None:
+    # Execute
+    result = _simulate(*TINY, "--rounds", "1", "--quiet", "--class-weighting", "sqrt",
+                       "--run-dir", str(tmp_path / "run"))
+
+    # Assert
+    assert result.exit_code == 0, result.output
+    assert 'class_weighting = "sqrt"\n' in _toml(tmp_path / "run")
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
@@ -99,6 +109,7 @@ def test_hparams_from_a_tune_result_apply_and_flags_still_win(tmp_path: Path) ->
         (["--strategy-option", "mu"], "--strategy-option"),
         (["--model", "transformer"], "model"),
         (["--engine", "warp"], "engine"),
+        (["--class-weighting", "inverse"], "--class-weighting"),
         (["--min-fit-clients", "5"], "min_fit_clients"),
     ],
 )

@@ -118,8 +118,23 @@ def test_dirichlet_warns_when_a_site_gets_no_failure(caplog: pytest.LogCaptureFi
             data = load_federated_data(config, seed=seed)
             if any(site.train.positives == 0 for site in data.sites.values()):
                 break
-    assert any(site.train.positives == 0 for site in data.sites.values())
-    assert "no failure at all" in caplog.text
+    empty = [s for s, site in data.sites.items() if site.train.positives == 0]
+    assert empty
+    assert f"{len(empty)} of 4 sites have no failure at all" in caplog.text
+    assert ", ".join(empty) in caplog.text
+
+
+def test_many_sites_without_failures_give_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # Prepare: 300 small sites, most of them without a failure
+    config = DataConfig(partition="iid", num_sites=300, split="stratified", sequence_length=1)
+    # Execute
+    with caplog.at_level(logging.WARNING, logger="networkfed.data"):
+        data = load_federated_data(config, seed=0)
+    # Assert
+    empty = sum(site.train.positives == 0 for site in data.sites.values())
+    warnings = [r.getMessage() for r in caplog.records if "no failure at all" in r.getMessage()]
+    assert empty > 10 and len(warnings) == 1
+    assert warnings[0].startswith(f"{empty} of 300 sites") and "more" in warnings[0]
 
 
 def _plant_csv(tmp_path: Path) -> Path:
@@ -203,12 +218,14 @@ def test_prepare_new_data_uses_a_sites_own_statistics(tmp_path: Path) -> None:
     path = tmp_path / "new.csv"
     generate_site_telemetry(PRESETS["chemical_houston"], 120, seed=2).to_csv(path, index=False)
     # Execute
-    pooled, _ = prepare_new_data(path, data.preprocessing)
     own, _ = prepare_new_data(path, data.preprocessing, site_id="chemical_houston")
-    # Assert
+    # Assert: standardised with that site's statistics, not the pooled ones
     stats = data.preprocessing.source_options["site_statistics"]["chemical_houston"]
     raw_first = (own[0, 0].double() * torch.tensor(stats["std"])) + torch.tensor(stats["mean"])
-    back = pooled[0, 0].double() * torch.tensor(data.preprocessing.std)
-    back += torch.tensor(data.preprocessing.mean)
-    assert not torch.allclose(pooled, own)
-    assert torch.allclose(raw_first, back, atol=1e-3)
+    pooled_view = (raw_first - torch.tensor(data.preprocessing.mean)) / torch.tensor(
+        data.preprocessing.std)
+    assert not torch.allclose(own[0, 0].double(), pooled_view)
+    # a site-standardised run refuses a file without a site, or from a site it does not know
+    for site in (None, "no_such_site"):
+        with pytest.raises(ConfigError, match="chemical_houston"):
+            prepare_new_data(path, data.preprocessing, site_id=site)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from networkfed.data import DataConfig, FederatedData, load_federated_data, prepare_new_data
 from networkfed.data.features import AI4I_FEATURES, LEAKAGE_COLUMNS
@@ -84,6 +85,22 @@ def test_cmapss_split_by_engine_and_last_test_window(
         rul = np.loadtxt(cmapss_dir / f"RUL_{site_id}.txt")
         assert site.test.positives == int((rul <= 30).sum())
         np.testing.assert_array_equal(site.metadata["rul"]["test"], rul)
+
+
+def test_cmapss_truncated_validation_keeps_cuts_per_engine(cmapss_dir: Path) -> None:
+    # Prepare
+    config = DataConfig(dataset="cmapss", data_path=cmapss_dir, subsets=("FD001",))
+    full = load_federated_data(config, seed=0).sites["FD001"]
+
+    # Execute
+    cut = load_federated_data(config.model_copy(update={"val_truncations": 5}), seed=0)
+    site = cut.sites["FD001"]
+
+    # Assert: the same engines, 5 windows each (a subset of all windows); train and test kept
+    engines, counts = np.unique(site.val.machine_ids, return_counts=True)
+    assert set(engines) == set(full.val.machine_ids) and set(counts) == {5}
+    assert set(site.metadata["rul"]["val"]) <= set(full.metadata["rul"]["val"])
+    assert torch.equal(site.train.x, full.train.x) and torch.equal(site.test.x, full.test.x)
 
 
 def test_cmapss_labels_follow_the_horizon(cmapss: FederatedData) -> None:

@@ -6,7 +6,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from networkfed.data.windows import gather_windows, last_window_ends, run_starts, window_ends
+from networkfed.data.windows import (
+    gather_windows,
+    last_window_ends,
+    run_starts,
+    truncated_window_ends,
+    window_ends,
+)
 
 runs = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(1, 12)), max_size=12)
 
@@ -62,3 +68,24 @@ def test_gathered_windows_are_consecutive_rows_in_order() -> None:
 
 def test_no_rows_give_no_windows() -> None:
     assert gather_windows(np.zeros((4, 3)), np.array([], dtype=int), 5).shape == (0, 5, 3)
+
+
+def test_truncated_runs_give_distinct_window_ends_of_each_run() -> None:
+    # Prepare: three machines of 10, 3 and 6 rows; windows of 3 rows
+    starts = run_starts(np.repeat([0, 1, 2], [10, 3, 6]))
+    rng = np.random.default_rng(0)
+    # Execute: 4 cuts per run (the second run has only one full window)
+    ends = truncated_window_ends(starts, 3, 4, rng)
+    # Assert
+    per_run = np.bincount(starts[ends] // 1, minlength=14)[[0, 10, 13]]
+    assert per_run.tolist() == [4, 1, 4]
+    assert np.unique(ends).size == ends.size and np.all(np.diff(ends) > 0)
+    assert set(ends) <= set(window_ends(starts, 3))
+
+
+def test_truncation_is_seeded() -> None:
+    starts = run_starts(np.repeat([0, 1], [50, 40]))
+    first = truncated_window_ends(starts, 5, 3, np.random.default_rng(7))
+    again = truncated_window_ends(starts, 5, 3, np.random.default_rng(7))
+    other = truncated_window_ends(starts, 5, 3, np.random.default_rng(8))
+    assert first.tolist() == again.tolist() != other.tolist()

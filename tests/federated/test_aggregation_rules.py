@@ -9,7 +9,7 @@ import torch
 from flwr.server.strategy.aggregate import aggregate_krum
 
 from networkfed.core.errors import TrainingError
-from networkfed.federated.strategies import build_strategy
+from networkfed.federated.strategies import arrays, build_strategy
 from networkfed.federated.strategies.krum import krum_aggregate
 from networkfed.federated.types import SiteUpdate
 
@@ -205,3 +205,24 @@ def test_inputs_are_not_modified() -> None:
     result["w"].add_(1.0)
     # Assert
     assert all(torch.equal(u.state["w"], b) for u, b in zip(updates, before, strict=True))
+
+
+@pytest.mark.parametrize("name", ["fedavg", "fedmedian", "fedtrimmedavg"])
+def test_aggregating_in_slices_equals_one_whole_model_call(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: 50 sites; once in slices of 7 coordinates, once with every tensor whole
+    generator = torch.Generator().manual_seed(0)
+    updates = [
+        SiteUpdate(f"s{i}", {"w": torch.randn(30, 7, generator=generator),
+                             "steps": torch.tensor(i, dtype=torch.int64)},
+                   num_examples=i + 3, metrics={})
+        for i in range(50)
+    ]
+    whole = aggregate(name, updates)
+    monkeypatch.setattr(arrays, "SLICE_BYTES", 8 * 50 * 7)
+    # Execute
+    sliced = aggregate(name, updates)
+    # Assert: bit for bit, dtypes kept
+    assert all(torch.equal(sliced[key], whole[key]) for key in whole)
+    assert sliced["steps"].dtype == torch.int64

@@ -1,4 +1,5 @@
-"""Evaluation metrics and threshold choice against values worked out by hand."""
+"""Evaluation metrics and threshold choice against values worked out by hand and against
+scikit-learn's definitions."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from networkfed.core.errors import TrainingError
 from networkfed.federated.metrics import (
@@ -140,3 +143,54 @@ def test_pooled_ranking_differs_from_the_mean_of_site_aucs() -> None:
     assert pooled["roc_auc"] == pytest.approx(3 / 4)
     assert overall["roc_auc"] == pooled["roc_auc"] and overall["pr_auc"] == pooled["pr_auc"]
     assert pooled["num_examples"] == 4 and pooled["accuracy"] == pytest.approx(2 / 4)
+
+
+@pytest.mark.parametrize(
+    ("y", "prob"),
+    [
+        ([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]),  # no alarm at 0.5
+        ([0, 0, 1, 1], [0.6, 0.7, 0.8, 0.9]),  # every window alarms
+        ([1, 1, 1], [0.2, 0.7, 0.9]),  # failures only
+        ([0, 0, 0], [0.2, 0.7, 0.1]),  # healthy only
+        ([0], [0.9]),  # one false alarm
+    ],
+)
+def test_alarm_metrics_equal_scikit_learn_on_edge_cases(y: list[int], prob: list[float]) -> None:
+    _assert_alarm_metrics_equal_scikit_learn(np.array(y), np.array(prob), threshold=0.5)
+
+
+@given(
+    labels=st.lists(st.integers(0, 1), min_size=1, max_size=60),
+    seed=st.integers(0, 2**32 - 1),
+    threshold=st.floats(0.0, 1.0),
+)
+def test_alarm_metrics_equal_scikit_learn(labels: list[int], seed: int, threshold: float) -> None:
+    # Prepare: the counting in networkfed must agree with scikit-learn's definitions
+    prob = np.random.default_rng(seed).random(len(labels))
+    # Execute / Assert
+    _assert_alarm_metrics_equal_scikit_learn(np.array(labels), prob, threshold)
+
+
+def _assert_alarm_metrics_equal_scikit_learn(
+    y: np.ndarray, prob: np.ndarray, threshold: float
+) -> None:
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        f1_score,
+        precision_score,
+        recall_score,
+    )
+
+    alarm = (prob >= threshold).astype(int)
+    options = {"pos_label": 1, "zero_division": 0}
+    expected = {
+        "accuracy": accuracy_score(y, alarm),
+        "balanced_accuracy": (balanced_accuracy_score(y, alarm)
+                              if np.unique(y).size == 2 else math.nan),
+        "precision": precision_score(y, alarm, **options),
+        "recall": recall_score(y, alarm, **options),
+        "f1": f1_score(y, alarm, **options),
+    }
+    metrics = classification_metrics(y, prob, threshold)
+    assert {key: metrics[key] for key in expected} == pytest.approx(expected, nan_ok=True)

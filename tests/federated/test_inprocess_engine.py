@@ -17,6 +17,7 @@ from networkfed.federated.callbacks import Callback, EarlyStopping
 from networkfed.federated.config import RunConfig
 from networkfed.federated.engine import InProcessEngine
 from networkfed.federated.execution import SequentialRunner, SiteExecutor, Task
+from networkfed.federated.local_training import class_weights_from_counts, label_counts
 from networkfed.federated.sampling import sample_sites, simulate_dropouts
 from networkfed.federated.strategies import build_strategy
 from networkfed.federated.types import SiteUpdate
@@ -143,6 +144,22 @@ def test_baselines_train_centralized_and_local_models() -> None:
     assert set(baselines["local"]) == set(tiny_data().site_ids)
     assert baselines["centralized"]["num_examples"] == result.final["num_examples"]
     assert baselines["centralized"]["loss"] != result.final["loss"]
+
+
+@pytest.mark.parametrize("weighting", ["balanced", "sqrt", "none"])
+def test_class_weighting_reaches_federated_training_and_baselines(weighting: str) -> None:
+    # Prepare
+    config = tiny_config(class_weighting=weighting)
+    engine = _engine(config)
+    counts = [label_counts(site.train.y, 2) for site in engine.data.sites.values()]
+    expected = class_weights_from_counts(counts, weighting)  # type: ignore[arg-type]
+
+    # Execute
+    federated = engine._instructions(1).class_weights
+    centralized = engine._chain("centralized", engine.data.site_ids).class_weights
+
+    # Assert: the pooled data's counts, weighted as configured, in both places
+    assert federated == centralized == pytest.approx(expected)
 
 
 def test_fedprox_runs_with_its_proximal_term() -> None:

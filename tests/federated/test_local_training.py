@@ -60,6 +60,36 @@ def test_class_weights_come_from_the_summed_counts() -> None:
     assert weights == pytest.approx((100 / 180, 100 / 20))
 
 
+@pytest.mark.parametrize(
+    ("weighting", "expected"),
+    [
+        ("balanced", (100 / 180, 100 / 20)),
+        ("sqrt", ((100 / 180) ** 0.5, (100 / 20) ** 0.5)),
+        ("none", (1.0, 1.0)),
+    ],
+)
+def test_each_class_weighting_by_hand(weighting: str, expected: tuple[float, float]) -> None:
+    # Prepare: 90 healthy and 10 failures over two sites
+    counts = [[60, 4], [30, 6]]
+
+    # Execute
+    weights = class_weights_from_counts(counts, weighting)  # type: ignore[arg-type]
+
+    # Assert
+    assert weights == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("weighting", ["balanced", "sqrt", "none"])
+def test_a_class_no_site_has_weighs_zero(weighting: str) -> None:
+    weights = class_weights_from_counts([[5, 0], [7, 0]], weighting)  # type: ignore[arg-type]
+    assert weights[1] == 0.0 and weights[0] > 0
+
+
+def test_unknown_class_weighting_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="balanced, sqrt, none"):
+        class_weights_from_counts([[5, 1]], "inverse")  # type: ignore[arg-type]
+
+
 def test_label_counts_count_each_class() -> None:
     assert label_counts(torch.tensor([0, 1, 1, 0, 0]), 2) == [3, 2]
 

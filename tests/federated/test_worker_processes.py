@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from engine_helpers import tiny_config, tiny_data
 from networkfed.api import model_settings
 from networkfed.federated.execution import SequentialRunner, SiteExecutor, Task
 from networkfed.federated.local_training import FitInstructions
-from networkfed.federated.workers import ProcessRunner, auto_workers
+from networkfed.federated.workers import ProcessRunner, auto_workers, work_packets
 
 
 def _setup() -> tuple:
@@ -55,3 +57,31 @@ def test_an_error_in_a_worker_is_raised_here() -> None:
 def test_small_federations_train_in_this_process() -> None:
     assert auto_workers([200, 200, 200], local_epochs=1) == 0
     assert auto_workers([5000], local_epochs=3) == 0
+
+
+@pytest.mark.slow
+def test_many_results_held_at_once_keep_no_file_descriptors_open() -> None:
+    # Prepare: 300 site updates (a whole model state each), held together as for aggregation
+    data, spec, training, state = _setup()
+    instructions = FitInstructions(1, 1, (0.5, 9.0), seed=3)
+    tasks = [Task("train", (state, data.site_ids[i % 3], instructions), 1.0) for i in range(300)]
+    open_before = len(os.listdir("/proc/self/fd"))
+    # Execute
+    with ProcessRunner(spec, training, data.sites, num_workers=2) as workers:
+        results = workers.run(tasks)
+        open_while_held = len(os.listdir("/proc/self/fd"))
+    # Assert: only the workers' pipes, not one descriptor per received tensor
+    assert len(results) == 300 and len(results[0].state) > 10
+    assert open_while_held - open_before <= 8
+
+
+def test_work_packets_balance_cost_and_keep_every_task_once() -> None:
+    # Execute
+    packets = work_packets([5.0, 1.0, 1.0, 1.0, 1.0, 1.0, 4.0], count=3)
+    many = work_packets([1.0] * 1000, count=8)
+    # Assert
+    assert sorted(i for packet in packets for i in packet) == list(range(7))
+    assert packets[0] == [0]  # the heaviest task alone is the heaviest packet, sent first
+    assert sorted(len(packet) for packet in many) == [125] * 8
+    assert work_packets([2.0, 3.0], count=8) == [[1], [0]]  # fewer tasks: one packet each
+    assert work_packets([], count=4) == []

@@ -58,11 +58,25 @@ def test_keys_override_the_config_file_only_when_set(tmp_path):
     assert settings.run_dir == tmp_path / "run" and settings.min_nodes == 4
 
 
+def test_class_weighting_key_and_config_file_both_reach_the_run(tmp_path):
+    # Prepare: the file says sqrt; a key that differs from the default says none
+    file = tmp_path / "networkfed.toml"
+    file.write_text(tomli_w.dumps({"class_weighting": "sqrt"}))
+    # Execute
+    from_file = FlowerSettings.from_run_config({"config-file": str(file)})
+    from_key = FlowerSettings.from_run_config({"config-file": str(file),
+                                               "class-weighting": "none"})
+    # Assert
+    assert from_file.config.class_weighting == "sqrt"
+    assert from_key.config.class_weighting == "none"
+
+
 @pytest.mark.parametrize("bad", [
     {"unknown-key": 1},
     {"round-timeout": 0.0},
     {"min-nodes": 2},  # fewer than min-fit-clients (3)
     {"model": "transformer"},
+    {"class-weighting": "inverse"},
     {"config-file": "/nonexistent/networkfed.toml"},
 ])
 def test_bad_values_raise_config_errors_naming_the_key(bad):

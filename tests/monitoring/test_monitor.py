@@ -9,6 +9,7 @@ import torch
 
 from networkfed.models import ModelManager
 from networkfed.monitoring import ModelPerformanceMonitor, parameter_norm
+from networkfed.monitoring.monitor import describe_issue
 
 
 def monitor_with(rounds: list[dict]) -> ModelPerformanceMonitor:
@@ -133,3 +134,10 @@ def test_parameter_norm_is_the_l2_norm_of_the_float_tensors():
 
     assert parameter_norm(state) == pytest.approx(5.0)
     assert parameter_norm({}) == 0.0
+
+
+def test_findings_are_described_in_plain_words() -> None:
+    assert describe_issue("accuracy_stagnation").startswith(
+        "accuracy_stagnation: accuracy changed by less than 0.01 over the last three rounds")
+    assert "F1 and PR-AUC" in describe_issue("accuracy_stagnation")
+    assert describe_issue("something_new") == "something_new"

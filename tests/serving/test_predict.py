@@ -180,3 +180,25 @@ def test_test_rows_need_a_run_on_a_file(tmp_path: Path) -> None:
     # Execute / Assert
     with pytest.raises(ConfigError, match="ai4i2020, csv"):
         write_test_rows(tmp_path / "run", tmp_path / "rows")
+
+
+@pytest.mark.slow
+def test_site_normalised_runs_predict_with_the_named_sites_statistics(tmp_path: Path) -> None:
+    # Prepare: every site standardised with its own statistics
+    data = plant_csv_config(write_plant_csv(tmp_path / "plants.csv")).model_copy(
+        update={"normalization": "site"})
+    make_run(tmp_path / "run", data=data, rounds=1)
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    files = write_test_rows(tmp_path / "run", tmp_path / "rows")
+    served = load_served_model(tmp_path / "run")
+
+    # Execute
+    predictions = {site: predict_file(served, path, site_id=site) for site, path in files.items()}
+
+    # Assert: each site's own statistics give back its test metrics; a file must name its site
+    for site, prediction in predictions.items():
+        assert_reproduces(prediction.metrics, summary["per_site"][site])
+    with pytest.raises(ConfigError, match="'site'.*" + ", ".join(sorted(CSV_SITES))):
+        predict_file(served, files[CSV_SITES[0]])
+    with pytest.raises(ConfigError, match="'plant_x'"):
+        predict_file(served, files[CSV_SITES[0]], site_id="plant_x")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,9 @@ from rich.table import Table
 
 from networkfed.cli.errors import handle_errors
 
-console = Console()
+console = Console(width=shutil.get_terminal_size((100, 24)).columns)
+"""Rich assumes 80 columns when the output is not a terminal (a pipe, a file, a test): too
+narrow for the eleven columns, which it would then cut to "0.2…"; 100 fits them."""
 
 COLUMNS = (
     ("loss", "loss"),
@@ -38,7 +41,10 @@ def history_command(
     run: Annotated[Path, typer.Argument(help="Run folder written by `networkfed simulate`.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the rounds as JSON.")] = False,
 ) -> None:
-    """List every saved round of the run's global model with its overall test metrics."""
+    """List every saved round of the run's global model with its overall test metrics.
+
+    The round with the best validation PR-AUC is marked (*): the one to restore or predict with.
+    """
     from networkfed.monitoring.history import saved_rounds  # torch loads only when needed
 
     rounds = saved_rounds(run)
@@ -56,16 +62,25 @@ def history_command(
     table.add_column("round", justify="right", style="bold", no_wrap=True)
     for _, header in COLUMNS:
         table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("val PR-AUC", justify="right", no_wrap=True)
     for saved in rounds:
+        label = f"{saved.round}*" if saved.best else str(saved.round)
         if saved.problem:
-            table.add_row(str(saved.round), f"[red]unreadable: {saved.problem}[/]")
+            table.add_row(label, f"[red]unreadable: {saved.problem}[/]")
             continue
         metrics = {**saved.metrics, "threshold": saved.threshold}
-        table.add_row(str(saved.round), *[_number(metrics.get(key)) for key, _ in COLUMNS])
+        table.add_row(
+            label, *[_number(metrics.get(key)) for key, _ in COLUMNS],
+            _number(saved.validation_pr_auc), style="green" if saved.best else None,
+        )
     console.print(table)
+    best = next((saved.round for saved in rounds if saved.best), None)
+    if best is not None:
+        console.print(f"* best validation PR-AUC: round {best}", highlight=False)
     console.print(
         f"{len(rounds)} saved rounds; restore one with: "
-        f"networkfed restore {run} --round N --out model.safetensors",
+        f"networkfed restore {run} --round {best if best is not None else 'N'} "
+        "--out model.safetensors",
         highlight=False,
         soft_wrap=True,
     )

@@ -71,6 +71,11 @@ def predict_command(
         help="Instead of predicting: write the run's test rows, one DIR/<site>.csv per site "
         "(ai4i2020 and csv runs), to check that predict reproduces the run's test metrics.",
     ),
+    site: str | None = typer.Option(
+        None, "--site",
+        help="The site the file comes from; required after a run with normalization=\"site\" "
+        "(each site standardised with its own statistics).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
 ) -> None:
@@ -89,7 +94,7 @@ def predict_command(
     from networkfed.serving.predict import predict_file, write_predictions
 
     served = load_served_model(run, round_num)
-    prediction = predict_file(served, data)
+    prediction = predict_file(served, data, site_id=site)
     target = write_predictions(prediction, out or default_output_path(data))
     summary = {**prediction.summary(), "out": str(target)}
     if as_json:

@@ -71,6 +71,9 @@ def simulate_command(
                                                rich_help_panel=FED)] = None,
     site_dropout_rate: Annotated[float | None, Opt(help="Chance a sampled site drops out.",
                                                    rich_help_panel=FED)] = None,
+    class_weighting: Annotated[str | None, Opt(help="Class weights of the training loss: "
+                                               "balanced (default), sqrt or none.",
+                                               rich_help_panel=FED)] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     baselines: Annotated[bool | None, Opt("--baselines/--no-baselines", help="Also train "
                                           "centralized and local-only baselines.")] = None,
@@ -93,7 +96,7 @@ def simulate_command(
         "strategy_options": parse_strategy_options(strategy_option),
         "fraction_fit": fraction_fit, "min_fit_clients": min_fit_clients,
         "site_dropout_rate": site_dropout_rate, "seed": seed, "baselines": baselines,
-        "engine": engine, "workers": workers,
+        "engine": engine, "workers": workers, "class_weighting": class_weighting,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,

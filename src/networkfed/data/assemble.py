@@ -18,10 +18,16 @@ import torch
 from networkfed.core.errors import DataValidationError
 from networkfed.data.config import DataConfig
 from networkfed.data.sources.base import DataSource, SourceTable
-from networkfed.data.splits import SPLIT_NAMES, TEST, TRAIN
+from networkfed.data.splits import SPLIT_NAMES, TEST, TRAIN, VAL
 from networkfed.data.standardize import SufficientStats, combine, site_statistics, standardise
 from networkfed.data.types import FederatedData, PreprocessingSpec, SiteData, SplitTensors
-from networkfed.data.windows import gather_windows, last_window_ends, run_starts, window_ends
+from networkfed.data.windows import (
+    gather_windows,
+    last_window_ends,
+    run_starts,
+    truncated_window_ends,
+    window_ends,
+)
 
 __all__ = ["build_federated_data"]
 
@@ -55,22 +61,31 @@ def _split_tensors(
 
 
 def _split_ends(
-    starts: np.ndarray, split: np.ndarray, table: SourceTable, length: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Window ends of all runs, and those used for the test split (last only, for C-MAPSS)."""
+    starts: np.ndarray, split: np.ndarray, table: SourceTable, config: DataConfig, seed: int
+) -> dict[int, np.ndarray]:
+    """Window ends per split code: all windows, except the test split's last windows (C-MAPSS)
+    and, with ``val_truncations``, validation windows of truncated machines."""
+    length = config.sequence_length
     ends = window_ends(starts, length)
+    pools = {code: ends for code in range(len(SPLIT_NAMES))}
     if not table.test_last_window_only:
-        return ends, ends
-    last = last_window_ends(starts, length)
+        if config.val_truncations is not None:
+            logger.warning("val_truncations applies to %s only when its test split is scored "
+                           "at last windows; all validation windows are kept", config.dataset)
+        return pools
+    pools[TEST] = last_window_ends(starts, length)
     is_test = split == TEST
-    dropped = np.unique(starts[is_test]).size - int(is_test[last].sum())
+    dropped = np.unique(starts[is_test]).size - int(is_test[pools[TEST]].sum())
     if dropped:
         logger.warning(
             "%d test machines have fewer than sequence_length=%d rows and are not evaluated",
             dropped,
             length,
         )
-    return ends, last
+    if config.val_truncations is not None:
+        rng = np.random.default_rng([seed, VAL])
+        pools[VAL] = truncated_window_ends(starts, length, config.val_truncations, rng)
+    return pools
 
 
 def _check_windows(
@@ -117,9 +132,19 @@ def _site_data(
         name: _split_tensors(values, table.labels, table.machines, e, length)
         for name, e in ends.items()
     }
-    if tensors["train"].positives == 0:
-        logger.warning("site %s has no failure at all in its training windows", site_id)
     return SiteData(site_id, tensors["train"], tensors["val"], tensors["test"], meta)
+
+
+def _warn_sites_without_failures(sites: dict[str, SiteData]) -> None:
+    """One warning naming the sites with no failure in training (one line per site flooded
+    the terminal with hundreds of lines when data was spread over 1,000 sites)."""
+    empty = [site_id for site_id, site in sites.items() if site.train.positives == 0]
+    if empty:
+        shown = ", ".join(empty[:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
+        logger.warning(
+            "%d of %d sites have no failure at all in their training windows: %s",
+            len(empty), len(sites), shown,
+        )
 
 
 def build_federated_data(
@@ -129,6 +154,7 @@ def build_federated_data(
     site_ids: list[str],
     split: np.ndarray,
     config: DataConfig,
+    seed: int = 0,
 ) -> FederatedData:
     """Fit preprocessing on the training rows (federatedly), standardise and cut windows."""
     order = np.argsort(sites * 3 + split, kind="stable")  # contiguous (site, split) blocks
@@ -143,17 +169,18 @@ def build_federated_data(
     length = config.sequence_length
     machine_codes, _ = pd.factorize(pd.Series(table.machines), sort=False)
     starts = run_starts(sites, split, machine_codes)
-    all_ends, last_ends = _split_ends(starts, split, table, length)
+    pools = _split_ends(starts, split, table, config, seed)
     site_data = {}
     for code, site_id in enumerate(site_ids):
         ends = {}
         for split_code, name in enumerate(SPLIT_NAMES):
-            pool = last_ends if split_code == TEST else all_ends
+            pool = pools[split_code]
             ends[name] = pool[(sites[pool] == code) & (split[pool] == split_code)]
             rows = int(((sites == code) & (split == split_code)).sum())
             _check_windows(site_id, name, ends[name].size, rows, table, length)
         meta = _site_metadata(table, np.flatnonzero(sites == code), split, ends)
         site_data[site_id] = _site_data(site_id, values, table, ends, length, meta)
+    _warn_sites_without_failures(site_data)
     spec = _spec(source, table, config, pooled, reports, site_ids, state)
     return FederatedData(sites=site_data, preprocessing=spec, fingerprint=table.fingerprint)
 

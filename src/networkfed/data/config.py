@@ -43,6 +43,12 @@ class DataConfig(BaseModel):
     """Where the split is drawn: ``site`` = within each site after partitioning; ``pooled`` =
     once over all rows, whatever the partition, so a seed's test rows are the same for every
     partition scheme and the centralized baseline sees the same training rows (benchmarks)."""
+    val_truncations: int | None = Field(default=None, ge=1)
+    """Validation windows like a test set of truncated machines (sources scored at each test
+    machine's last window, i.e. cmapss): each validation machine is cut at this many rows drawn
+    at random (seeded) and only the last window before each cut is kept. ``None`` keeps every
+    validation window. The alarm threshold is chosen on validation windows, so they should
+    have the test's mix of early and late windows per machine."""
     # synthetic telemetry
     sites: tuple[str, ...] = EXAMPLE_SITES
     rows_per_site: int | None = Field(default=None, ge=1)

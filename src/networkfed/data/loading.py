@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from networkfed.core.errors import DataValidationError
+from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data.assemble import build_federated_data
 from networkfed.data.config import DataConfig
 from networkfed.data.pipeline import assign_sites, assign_splits, order_rows, resolve_split_mode
@@ -46,7 +47,7 @@ def load_federated_data(config: DataConfig, seed: int) -> FederatedData:
     split_mode = resolve_split_mode(config, source)
     sites, site_ids = assign_sites(table, config, split_mode, seed)
     split = assign_splits(table, sites, config, split_mode, seed)
-    data = build_federated_data(source, table, sites, site_ids, split, config)
+    data = build_federated_data(source, table, sites, site_ids, split, config, seed)
     logger.info(
         "loaded %s: %d sites, %d training windows, %d features",
         config.dataset,
@@ -64,8 +65,8 @@ def prepare_new_data(
 
     Same reader and validation rules, same features, the run's standardisation statistics,
     windows of the run's length inside one machine (a label column is optional here). After
-    a run with ``normalization="site"``, ``site_id`` picks that site's statistics; without it
-    (or for another site) the pooled federated statistics are used.
+    a run with ``normalization="site"``, ``site_id`` (required there) picks that site's
+    statistics; other runs use the federated statistics, whatever the site.
 
     Returns
     -------
@@ -84,9 +85,27 @@ def prepare_new_data(
             f"{spec.feature_names}",
             path=path,
         )
-    scaling = spec.source_options.get("site_statistics", {}).get(site_id, spec.to_dict())
+    scaling = _scaling(spec, site_id)
     values = standardise(table.values, np.asarray(scaling["mean"]), np.asarray(scaling["std"]))
     return _windows_and_rows(table, values, spec.sequence_length, path)
+
+
+def _scaling(spec: PreprocessingSpec, site_id: str | None) -> dict[str, Any]:
+    """The standardisation statistics for a file from ``site_id``.
+
+    A run with ``normalization="site"`` trained every site on its own statistics, so a file
+    must name its site: the pooled statistics would shift every input of that site.
+    """
+    per_site = spec.source_options.get("site_statistics", {})
+    if not per_site:
+        return spec.to_dict()
+    if site_id not in per_site:
+        raise ConfigError(
+            "site", site_id,
+            "the site the file comes from, one of " + ", ".join(sorted(per_site))
+            + ' (the run standardised each site with its own statistics: normalization="site")',
+        )
+    return dict(per_site[site_id])
 
 
 def _windows_and_rows(

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["gather_windows", "last_window_ends", "run_starts", "window_ends"]
+__all__ = [
+    "gather_windows", "last_window_ends", "run_starts", "truncated_window_ends", "window_ends",
+]
 
 
 def run_starts(*keys: np.ndarray) -> np.ndarray:
@@ -39,6 +41,22 @@ def last_window_ends(starts: np.ndarray, length: int) -> np.ndarray:
         return ends
     is_last = np.r_[starts[ends[1:]] != starts[ends[:-1]], True]
     return ends[is_last]
+
+
+def truncated_window_ends(
+    starts: np.ndarray, length: int, cuts: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The last window of ``cuts`` copies of each run, each truncated at a random row.
+
+    A test file made of runs stopped "some time before failure" is scored at each run's last
+    window; truncating a run at a row drawn uniformly among its window ends and taking the
+    last window is the same draw on runs whose end is known. ``cuts`` distinct rows per run
+    (all of them when it has fewer), in row order.
+    """
+    ends = window_ends(starts, length)
+    runs = np.split(ends, np.flatnonzero(np.diff(starts[ends])) + 1) if ends.size else []
+    chosen = [rng.choice(run, size=min(cuts, run.size), replace=False) for run in runs]
+    return np.sort(np.concatenate(chosen)) if chosen else ends
 
 
 def gather_windows(values: np.ndarray, ends: np.ndarray, length: int) -> np.ndarray:

@@ -27,6 +27,10 @@ StrategyName = Literal[
     "multikrum",
 ]
 
+ClassWeighting = Literal["balanced", "sqrt", "none"]
+"""How the training loss weighs the classes
+(:func:`~networkfed.federated.local_training.class_weights_from_counts`)."""
+
 
 class RunConfig(BaseModel):
     """A federated run: data, model, federation settings, seed and where results go."""
@@ -49,6 +53,10 @@ class RunConfig(BaseModel):
     workers: int | None = Field(default=None, ge=0)
     """Worker processes of the in-process engine (0 = none, None = chosen for the machine);
     results do not depend on it."""
+    class_weighting: ClassWeighting = "balanced"
+    """Class weights of the training loss (``balanced``: both classes weigh the same in total;
+    ``sqrt``: their square root; ``none``: plain cross-entropy); federated training and the
+    baselines use the same."""
     baselines: bool = False
     run_dir: Path | None = None
 

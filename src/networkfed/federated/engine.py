@@ -80,7 +80,7 @@ class InProcessEngine:
         """What the callbacks reported about the last round (e.g. the monitor's findings)."""
         self._elapsed_before, self._started = 0.0, time.perf_counter()
         counts = [label_counts(site.train.y, data.num_classes) for site in data.sites.values()]
-        self.class_weights = class_weights_from_counts(counts)
+        self.class_weights = class_weights_from_counts(counts, config.class_weighting)
 
     def run(self) -> RunResult:
         """Run the remaining rounds, then the baselines; return the result."""
@@ -249,7 +249,7 @@ class InProcessEngine:
         counts = [label_counts(self.data.sites[s].train.y, self.data.num_classes) for s in site_ids]
         return Chain(
             name, tuple(site_ids), self.config.rounds, self.config.local_epochs,
-            class_weights_from_counts(counts), self.config.seed,
+            class_weights_from_counts(counts, self.config.class_weighting), self.config.seed,
         )
 
     def _cost(self, *site_ids: str) -> float:

@@ -41,6 +41,7 @@ DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "seed": 42,
     "fraction-fit": 1.0,
     "min-fit-clients": 3,
+    "class-weighting": "balanced",
     "config-file": "",
     "run-dir": "",
     "resume": False,
@@ -62,6 +63,7 @@ _RUN_FIELDS = {  # key -> RunConfig field ("data." for the data table)
     "seed": "seed",
     "fraction-fit": "fraction_fit",
     "min-fit-clients": "min_fit_clients",
+    "class-weighting": "class_weighting",
 }
 
 

@@ -19,7 +19,11 @@ from networkfed.federated.config import RunConfig
 from networkfed.federated.results import RoundResult, RunResult
 from networkfed.models import ModelManager
 from networkfed.monitoring.files import atomic_write_text
-from networkfed.monitoring.monitor import ModelPerformanceMonitor, parameter_norm
+from networkfed.monitoring.monitor import (
+    ModelPerformanceMonitor,
+    describe_issue,
+    parameter_norm,
+)
 from networkfed.monitoring.run_folder import GLOBAL_MODEL_ID, METRICS_FILE
 from networkfed.monitoring.run_writer import (
     jsonable,
@@ -72,8 +76,8 @@ class MonitorCallback(Callback):
         findings = self.monitor.detect_training_issues(self.model_id)
         issues = list(findings.get("issues", []))
         if issues and issues != self.reported:
-            logger.warning("round %d: training issues detected: %s", result.round_num,
-                           ", ".join(issues))
+            logger.warning("round %d: training monitor: %s", result.round_num,
+                           "; ".join(describe_issue(issue) for issue in issues))
         self.reported = issues
         return False, {"monitor": findings}
 

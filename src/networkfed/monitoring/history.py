@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,20 @@ from networkfed import __version__
 from networkfed.core.errors import CheckpointError, ConfigError, RunFolderError, UnknownRoundError
 from networkfed.models import ModelFactory, ModelManager, ModelWrapper
 from networkfed.monitoring.files import atomic_path, atomic_write_text
-from networkfed.monitoring.run_folder import CHECKPOINTS_DIR, GLOBAL_MODEL_ID
+from networkfed.monitoring.run_folder import (
+    CHECKPOINTS_DIR,
+    GLOBAL_MODEL_ID,
+    read_metrics,
+    round_rows,
+)
 
-__all__ = ["SavedRound", "load_restored_model", "restore_round", "saved_rounds"]
+__all__ = [
+    "SavedRound",
+    "load_restored_model",
+    "restore_round",
+    "saved_rounds",
+    "validation_pr_auc_by_round",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +57,11 @@ class SavedRound:
     metrics: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None
     problem: str | None = None
+    validation_pr_auc: float | None = None
+    """Overall PR-AUC on the sites' validation windows (``metrics.jsonl``), if logged."""
+    best: bool = False
+    """The round with the highest validation PR-AUC (the earliest on a tie): the engine's
+    ``best_round`` in ``summary.json``, found again here so interrupted runs have it too."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +69,8 @@ class SavedRound:
             "saved_at": self.saved_at,
             "metrics": self.metrics,
             "threshold": self.threshold,
+            "validation_pr_auc": self.validation_pr_auc,
+            "best": self.best,
             "problem": self.problem,
         }
 
@@ -79,9 +98,43 @@ def open_checkpoints(run_dir: str | Path) -> tuple[ModelManager, list[int]]:
 
 
 def saved_rounds(run_dir: str | Path) -> list[SavedRound]:
-    """Every saved round with the overall test metrics stored beside it."""
+    """Every saved round with the overall test metrics stored beside it and its validation
+    PR-AUC, the best round marked.
+
+    The best round is picked on validation data, never on test metrics (the round with the
+    best test score would report an optimistic test score), by PR-AUC like the engine's
+    ``best_round``: it ranks failures whatever the alarm threshold.
+    """
     manager, rounds = open_checkpoints(run_dir)
-    return [_describe(manager, round_num) for round_num in rounds]
+    validation = validation_pr_auc_by_round(run_dir)
+    described = [
+        replace(_describe(manager, round_num), validation_pr_auc=validation.get(round_num))
+        for round_num in rounds
+    ]
+    scored = [saved for saved in described if saved.validation_pr_auc is not None]
+    if not scored:
+        return described
+    best = max(scored, key=lambda saved: (saved.validation_pr_auc, -saved.round)).round
+    return [replace(saved, best=saved.round == best) for saved in described]
+
+
+def validation_pr_auc_by_round(run_dir: str | Path) -> dict[int, float]:
+    """Overall validation PR-AUC of the global model per round, from ``metrics.jsonl``.
+
+    Empty when the file is missing or unreadable (``history`` still lists the checkpoints);
+    rounds whose PR-AUC is undefined (no failure in validation) are left out.
+    """
+    try:
+        metrics = read_metrics(Path(run_dir))
+    except RunFolderError as error:
+        logger.info("no validation metrics for the best round: %s", error)
+        return {}
+    rows = round_rows(metrics, split="val")
+    return {
+        int(row["round"]): float(row["pr_auc"])
+        for _, row in rows.iterrows()
+        if math.isfinite(float(row["pr_auc"]))
+    }
 
 
 def restore_round(run_dir: str | Path, round_num: int, out: str | Path) -> tuple[Path, Path]:

@@ -20,13 +20,29 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["ModelPerformanceMonitor", "parameter_norm"]
+__all__ = ["ISSUE_TEXT", "ModelPerformanceMonitor", "describe_issue", "parameter_norm"]
 
 WINDOW = 5
 """Rounds the rules look at."""
 STAGNATION_ROUNDS, STAGNATION_RANGE = 3, 0.01
 LOSS_LIMIT = 10.0
 NORM_GROWTH = 2.0
+
+ISSUE_TEXT = {
+    "accuracy_stagnation": "accuracy changed by less than 0.01 over the last three rounds "
+    "(training may have converged, or stalled; with few failures accuracy barely moves, so "
+    "judge by F1 and PR-AUC)",
+    "loss_explosion": "a loss above 10 in the last five rounds (learning rate too high or "
+    "a bad site update)",
+    "parameter_instability": "the global model's parameter norm more than doubled from one "
+    "round to the next",
+}
+"""What each finding means, in the words the console and the report use."""
+
+
+def describe_issue(issue: str) -> str:
+    """``"name: what it means"`` for a known finding, the name alone otherwise."""
+    return f"{issue}: {ISSUE_TEXT[issue]}" if issue in ISSUE_TEXT else issue
 
 
 def parameter_norm(params: Mapping[str, Tensor]) -> float:

@@ -12,19 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from networkfed.monitoring.html import esc, fmt, image, note, pct, section, table
+from networkfed.monitoring.monitor import describe_issue
 from networkfed.monitoring.report_data import as_float, failure_rate
 from networkfed.monitoring.run_folder import OVERALL, RunRecord
 
 Counts = Mapping[str, tuple[int, int | None]]
 
-ISSUE_TEXT = {
-    "accuracy_stagnation": "accuracy changed by less than 0.01 over the last three rounds "
-    "(training may have converged, or stalled)",
-    "loss_explosion": "a loss above 10 in the last five rounds (learning rate too high or "
-    "a bad site update)",
-    "parameter_instability": "the global model's parameter norm more than doubled from one "
-    "round to the next",
-}
 FIGURE_TEXT = {
     "metric_curves": "Test metrics of the global model after each round, per site and overall.",
     "baselines_f1": "F1 of the final federated model next to the baselines, per site.",
@@ -141,7 +134,7 @@ def versions(run: RunRecord) -> str:
 
 def _issue_text(issue: object) -> str:
     if isinstance(issue, str):
-        return f"{issue}: {ISSUE_TEXT[issue]}" if issue in ISSUE_TEXT else issue
+        return describe_issue(issue)
     return json.dumps(issue, default=str)
 
 

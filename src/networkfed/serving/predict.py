@@ -79,15 +79,20 @@ def label_column(served: ServedModel) -> str | None:
     return str(name) if name else None
 
 
-def predict_file(served: ServedModel, path: str | Path) -> Prediction:
+def predict_file(served: ServedModel, path: str | Path, site_id: str | None = None) -> Prediction:
     """Prepare ``path`` like the run's training data and predict every window.
+
+    ``site_id`` names the site the file comes from; it matters (and is required) only after a
+    run that standardised each site with its own statistics (``normalization="site"``).
 
     Raises
     ------
     DataValidationError
         If the file is missing, unreadable, lacks the run's columns or has bad values.
+    ConfigError
+        If the run standardised per site and ``site_id`` is missing or not one of its sites.
     """
-    x, frame = prepare_new_data(path, served.preprocessing)
+    x, frame = prepare_new_data(path, served.preprocessing, site_id=site_id)
     probability = served.predict_proba(x)
     table = frame.reset_index(drop=True).copy()
     table[PROBABILITY] = probability

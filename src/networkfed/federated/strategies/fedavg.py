@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from flwr.server.strategy.aggregate import aggregate
 from torch import Tensor
 
-from networkfed.federated.strategies.arrays import flower_results, from_ndarrays
+from networkfed.federated.strategies.arrays import aggregate_per_tensor
 from networkfed.federated.strategies.base import Strategy
 from networkfed.federated.strategies.registry import register_strategy
 from networkfed.federated.types import SiteUpdate
@@ -18,7 +18,7 @@ from networkfed.federated.types import SiteUpdate
 
 def fedavg_aggregate(updates: Sequence[SiteUpdate]) -> dict[str, Tensor]:
     """Weighted mean of every tensor, each site weighted by its ``num_examples``."""
-    return from_ndarrays(aggregate(flower_results(updates)), updates[0].state)
+    return aggregate_per_tensor(aggregate, updates)
 
 
 @register_strategy

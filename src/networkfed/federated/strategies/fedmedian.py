@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from flwr.server.strategy.aggregate import aggregate_median
 from torch import Tensor
 
-from networkfed.federated.strategies.arrays import flower_results, from_ndarrays
+from networkfed.federated.strategies.arrays import aggregate_per_tensor
 from networkfed.federated.strategies.base import Strategy
 from networkfed.federated.strategies.registry import register_strategy
 from networkfed.federated.types import SiteUpdate
@@ -19,7 +19,7 @@ from networkfed.federated.types import SiteUpdate
 
 def median_aggregate(updates: Sequence[SiteUpdate]) -> dict[str, Tensor]:
     """Coordinate-wise median; example counts are ignored, so one large site cannot dominate."""
-    return from_ndarrays(aggregate_median(flower_results(updates)), updates[0].state)
+    return aggregate_per_tensor(aggregate_median, updates)
 
 
 @register_strategy

@@ -9,11 +9,12 @@ averaged (unweighted). With few sites nothing may be cut (3 sites and ``beta = 0
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from flwr.server.strategy.aggregate import aggregate_trimmed_avg
 from torch import Tensor
 
-from networkfed.federated.strategies.arrays import flower_results, from_ndarrays
+from networkfed.federated.strategies.arrays import aggregate_per_tensor
 from networkfed.federated.strategies.base import Strategy, check_options
 from networkfed.federated.strategies.options import Option
 from networkfed.federated.strategies.registry import register_strategy
@@ -28,8 +29,7 @@ OPTIONS = {"beta": BETA}
 
 def trimmed_mean_aggregate(updates: Sequence[SiteUpdate], beta: float) -> dict[str, Tensor]:
     """Coordinate-wise mean after cutting ``int(beta * n)`` values from each end."""
-    trimmed = aggregate_trimmed_avg(flower_results(updates), proportiontocut=beta)
-    return from_ndarrays(trimmed, updates[0].state)
+    return aggregate_per_tensor(partial(aggregate_trimmed_avg, proportiontocut=beta), updates)
 
 
 @register_strategy

@@ -18,7 +18,7 @@ import numpy as np
 from flwr.server.strategy.aggregate import aggregate
 from torch import Tensor
 
-from networkfed.federated.strategies.arrays import flower_results, from_ndarrays, to_ndarrays
+from networkfed.federated.strategies.arrays import aggregate_per_tensor, to_ndarrays
 from networkfed.federated.strategies.base import Strategy, check_options
 from networkfed.federated.strategies.options import Option
 from networkfed.federated.strategies.registry import register_strategy
@@ -50,7 +50,7 @@ def krum_aggregate(
     """Example-weighted mean of the ``num_to_keep`` best-scoring updates (1 = Krum)."""
     best = np.argsort(krum_scores(updates, num_malicious), kind="stable")[:num_to_keep]
     chosen = [updates[i] for i in sorted(best)]
-    return from_ndarrays(aggregate(flower_results(chosen)), updates[0].state)
+    return aggregate_per_tensor(aggregate, chosen)
 
 
 @register_strategy
