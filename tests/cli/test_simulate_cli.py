@@ -152,7 +152,14 @@ KILL_ARGS = ["--rows-per-site", "600", "--rounds", "4", "--local-epochs", "2", "
 def _start(run_dir: Path) -> subprocess.Popen[str]:
     code = "from networkfed.cli.main import app; app()"
     command = [sys.executable, "-c", code, "simulate", *KILL_ARGS, "--run-dir", str(run_dir)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    """Give the child the default Ctrl-C handling: a shell starts background jobs with SIGINT
+    ignored, and Python then never raises KeyboardInterrupt (the run would just finish)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_saved_round(process: subprocess.Popen[str], run_dir: Path, at_least: int) -> int:
