@@ -137,16 +137,15 @@ def _watch_memory(process: subprocess.Popen[str]) -> Any:
     ``/proc/PID/smaps_rollup``, Linux) splits each shared page among its sharers and adds up
     to the memory the tree really occupies. Both are reported; the target is checked on PSS.
     """
-    from networkfed.flower.processes import descendants, process_table
+    from networkfed.flower.processes import descendants, tree_rss_bytes
 
     peaks = [0, 0]
 
     def sample() -> None:
         while process.poll() is None:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
-                table = process_table()
-                tree = [process.pid, *descendants(process.pid, table)]
-                peaks[0] = max(peaks[0], sum(table.get(p, (0, 0))[1] for p in tree))
+                tree = [process.pid, *descendants(process.pid)]
+                peaks[0] = max(peaks[0], tree_rss_bytes(process.pid))
                 peaks[1] = max(peaks[1], sum(_pss_bytes(p) for p in tree))
             time.sleep(0.2)
 

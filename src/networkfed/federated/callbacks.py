@@ -29,6 +29,7 @@ __all__ = [
     "EngineView",
     "History",
     "RoundFeedback",
+    "best_round",
 ]
 
 RoundFeedback = tuple[bool, dict[str, Any]]
@@ -170,8 +171,7 @@ class History(Callback):
 
     @property
     def best_round(self) -> int:
-        scored = [(_score(r["val"].get("pr_auc")), -r["round"]) for r in self.rounds]
-        return -max(scored)[1] if scored else 0
+        return best_round({r["round"]: r["val"].get("pr_auc") for r in self.rounds})
 
     def state_dict(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "seconds": self.seconds}
@@ -221,6 +221,16 @@ class EarlyStopping(Callback):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.best, self.waited = float(state["best"]), int(state["waited"])
+
+
+def best_round(validation_pr_auc: Mapping[int, Any]) -> int:
+    """The round whose global model has the highest validation PR-AUC, the earliest on a tie.
+
+    Undefined values (None, NaN) rank last; 0 (the initial model) when no round is given.
+    Chosen on validation data so the chosen round's test metrics stay an honest estimate.
+    """
+    scored = [(_score(value), -round_num) for round_num, value in validation_pr_auc.items()]
+    return -max(scored)[1] if scored else 0
 
 
 def _score(value: Any) -> float:

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from networkfed import __version__
 from networkfed.core.errors import CheckpointError, ConfigError, RunFolderError, UnknownRoundError
+from networkfed.federated.callbacks import best_round
 from networkfed.models import ModelFactory, ModelManager, ModelWrapper
 from networkfed.monitoring.files import atomic_path, atomic_write_text
 from networkfed.monitoring.run_folder import (
@@ -101,9 +102,8 @@ def saved_rounds(run_dir: str | Path) -> list[SavedRound]:
     """Every saved round with the overall test metrics stored beside it and its validation
     PR-AUC, the best round marked.
 
-    The best round is picked on validation data, never on test metrics (the round with the
-    best test score would report an optimistic test score), by PR-AUC like the engine's
-    ``best_round``: it ranks failures whatever the alarm threshold.
+    The best round is the engine's rule (:func:`~networkfed.federated.callbacks.best_round`,
+    validation PR-AUC, never test metrics), applied to the rounds logged in ``metrics.jsonl``.
     """
     manager, rounds = open_checkpoints(run_dir)
     validation = validation_pr_auc_by_round(run_dir)
@@ -111,10 +111,10 @@ def saved_rounds(run_dir: str | Path) -> list[SavedRound]:
         replace(_describe(manager, round_num), validation_pr_auc=validation.get(round_num))
         for round_num in rounds
     ]
-    scored = [saved for saved in described if saved.validation_pr_auc is not None]
-    if not scored:
+    logged = {r: validation[r] for r in rounds if r in validation}
+    if not logged:
         return described
-    best = max(scored, key=lambda saved: (saved.validation_pr_auc, -saved.round)).round
+    best = best_round(logged)
     return [replace(saved, best=saved.round == best) for saved in described]
 
 
