@@ -9,6 +9,7 @@ import torch
 from flwr.server.strategy.aggregate import aggregate_krum
 
 from networkfed.core.errors import TrainingError
+from networkfed.federated.packing import flat_view, pack_state
 from networkfed.federated.strategies import arrays, build_strategy
 from networkfed.federated.strategies.krum import krum_aggregate
 from networkfed.federated.types import SiteUpdate
@@ -226,3 +227,27 @@ def test_aggregating_in_slices_equals_one_whole_model_call(
     # Assert: bit for bit, dtypes kept
     assert all(torch.equal(sliced[key], whole[key]) for key in whole)
     assert sliced["steps"].dtype == torch.int64
+
+
+@pytest.mark.parametrize("name", ["fedavg", "fedmedian", "fedtrimmedavg", "krum", "multikrum"])
+def test_packed_updates_aggregate_to_the_same_numbers(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: the same 20 updates as separate tensors and packed (one buffer per dtype),
+    # sliced so that slices straddle tensors of the packed buffer
+    generator = torch.Generator().manual_seed(1)
+    states = [
+        {"a.weight": torch.randn(4, 3, generator=generator), "a.steps": torch.tensor(i),
+         "b.bias": torch.randn(5, generator=generator), "b.steps": torch.tensor(2 * i)}
+        for i in range(20)
+    ]
+    separate = [SiteUpdate(f"s{i}", s, i + 1, {}) for i, s in enumerate(states)]
+    packed = [SiteUpdate(f"s{i}", pack_state(s), i + 1, {}) for i, s in enumerate(states)]
+    monkeypatch.setattr(arrays, "SLICE_BYTES", 8 * 20 * 5)
+    # Execute
+    expected = aggregate(name, separate)
+    result = aggregate(name, packed)
+    # Assert: bit for bit, keys in order, dtypes kept
+    assert list(result) == list(expected)
+    assert all(torch.equal(result[key], expected[key]) for key in expected)
+    assert flat_view(packed[0].state, ["a.weight", "b.bias"]) is not None

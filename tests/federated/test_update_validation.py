@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from networkfed.federated.packing import pack_state
 from networkfed.federated.types import SiteUpdate
 from networkfed.federated.validation import validate_update
 
@@ -96,3 +97,12 @@ def test_every_problem_is_reported_at_once() -> None:
         "key 'fc.weight': dtype torch.float64 differs from expected torch.float32",
         "key 'fc.weight': 4 non-finite values (NaN or inf)",
     ]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_values_in_a_packed_update(bad: float) -> None:
+    state = good_state()
+    state["fc.weight"][1, 2] = bad
+    update = SiteUpdate("site-1", pack_state(state), 5)  # type: ignore[arg-type]
+    assert validate_update(GLOBAL, update) == ["key 'fc.weight': 1 non-finite values (NaN or inf)"]
+    assert validate_update(GLOBAL, SiteUpdate("site-1", pack_state(good_state()), 5)) == []  # type: ignore[arg-type]

@@ -39,8 +39,10 @@ def test_workers_return_what_this_process_computes_in_task_order() -> None:
     # Assert
     assert len(seen) == len(tasks)
     for mine, theirs in zip(local[:3], remote[:3], strict=True):
-        assert mine.site_id == theirs.site_id
-        assert all(bool((mine.state[k] == theirs.state[k]).all()) for k in mine.state)
+        assert mine.site_id == theirs.site_id and list(mine.state) == list(theirs.state)
+        for key, value in mine.state.items():  # updates travel packed: one array per dtype
+            assert (theirs.state[key].shape, theirs.state[key].dtype) == (value.shape, value.dtype)
+            assert bool((value == theirs.state[key]).all())
     for mine, theirs in zip(local[3:], remote[3:], strict=True):
         np.testing.assert_array_equal(mine["test"].probability, theirs["test"].probability)
     assert not any(process.is_alive() for process in processes)
@@ -57,6 +59,15 @@ def test_an_error_in_a_worker_is_raised_here() -> None:
 def test_small_federations_train_in_this_process() -> None:
     assert auto_workers([200, 200, 200], local_epochs=1) == 0
     assert auto_workers([5000], local_epochs=3) == 0
+
+
+def test_few_sites_get_a_worker_each_and_many_sites_one_per_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert auto_workers([9000, 5000, 3000], local_epochs=3) == 3
+    assert auto_workers([9000] * 5, local_epochs=3) == 4
+    assert auto_workers([30] * 1000, local_epochs=3) == 2
 
 
 @pytest.mark.slow

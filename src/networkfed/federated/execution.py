@@ -83,7 +83,7 @@ class SiteExecutor:
     def _predict(
         self, state: Mapping[str, Tensor], site_id: str, splits: Sequence[str]
     ) -> dict[str, SplitPredictions]:
-        self.trainer.model.load_state_dict(dict(state))
+        self.trainer.load(state)  # tasks of one packet share the state: loaded once
         site = self.sites[site_id]
         return {
             split: SplitPredictions(

@@ -36,6 +36,8 @@ from networkfed.core.errors import TrainingError
 from networkfed.data.types import SiteData
 from networkfed.federated.execution import SequentialRunner, SiteExecutor, SiteRunner, Task
 from networkfed.federated.local_training import ModelSpec
+from networkfed.federated.packing import Layout, flat_values, layout, unpack
+from networkfed.federated.types import SiteUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -171,14 +173,36 @@ _NUMPY_DTYPES = frozenset({
 """Tensor dtypes NumPy can hold (bfloat16, for one, cannot: torch pickles those itself)."""
 
 
+def _is_plain(tensor: Any) -> bool:
+    """A CPU tensor NumPy can hold (anything else goes through torch's own pickling)."""
+    return type(tensor) is torch.Tensor and tensor.device.type == "cpu" and (
+        tensor.dtype in _NUMPY_DTYPES)
+
+
 class _TensorPickler(pickle.Pickler):
     """Pickles plain CPU tensors as NumPy arrays: ~20x faster than torch's own reduction,
-    which runs ``torch.save`` per storage (a model state is dozens of small tensors)."""
+    which runs ``torch.save`` per storage (a model state is dozens of small tensors).
+
+    A :class:`SiteUpdate` travels packed, one flat array per dtype (``federated.packing``): at
+    1,000 sites the parent otherwise rebuilt ~32 arrays per update, 100,000 a run, and that
+    alone took longer than the aggregation.
+    """
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is torch.Tensor and obj.device.type == "cpu" and obj.dtype in _NUMPY_DTYPES:
+        if _is_plain(obj):
             return torch.from_numpy, (obj.detach().numpy(),)
+        if type(obj) is SiteUpdate and all(_is_plain(t) for t in obj.state.values()):
+            return _unpack_update, (obj.site_id, layout(obj.state), flat_values(obj.state),
+                                    obj.num_examples, obj.metrics)
         return NotImplemented
+
+
+def _unpack_update(
+    site_id: str, keys: Layout, flat: dict[torch.dtype, torch.Tensor], num_examples: int,
+    metrics: dict[str, float],
+) -> SiteUpdate:
+    """A :class:`SiteUpdate` sent by :class:`_TensorPickler`, packed as it was sent."""
+    return SiteUpdate(site_id, unpack(keys, flat), num_examples, metrics)
 
 
 def _execute(executor: SiteExecutor, packet: Sequence[Task]) -> tuple[str, Any]:
@@ -225,15 +249,19 @@ starting them costs about a second, a small round trains faster than that in-pro
 def auto_workers(train_sizes: Sequence[int], local_epochs: int) -> int:
     """How many worker processes suit this federation on this machine (0 = none).
 
-    One per site, at most two per core: with more sites than cores the operating system
-    shares the cores among single-threaded workers, which evens out unequal sites better
-    than any fixed assignment of sites to cores.
+    With few sites, one per site, at most two per core: the operating system then shares the
+    cores among single-threaded workers, which evens out unequal sites better than any fixed
+    assignment of sites to cores. With enough sites for :data:`PACKETS_PER_WORKER` packets a
+    core, packets of near-equal cost already even the load out, and one worker per core is
+    faster (1,000 sites: 16.0 s with two workers vs 16.9 s with four, mean of two runs).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if (cores or 1) < 2 or len(train_sizes) < 2:
         return 0
     if sum(train_sizes) * local_epochs < MIN_WORK_FOR_WORKERS:
         return 0
+    if len(train_sizes) >= PACKETS_PER_WORKER * (cores or 1):
+        return cores or 1
     return min(len(train_sizes), 2 * (cores or 1))
 
 

@@ -34,6 +34,7 @@ from torch import Tensor
 from networkfed.data import DataConfig, PreprocessingSpec
 from networkfed.federated.evaluation import SplitPredictions
 from networkfed.federated.local_training import FitInstructions, ModelSpec
+from networkfed.federated.packing import pack_state
 from networkfed.federated.types import SiteUpdate
 
 __all__ = [
@@ -144,7 +145,7 @@ def update_from(reply: Message) -> SiteUpdate:
     num_examples = int(metrics.pop(NUM_EXAMPLES))  # type: ignore[call-overload]
     return SiteUpdate(
         site_id=str(reply.content[SITE]["site-id"]),
-        state=reply.content[ARRAYS].to_torch_state_dict(),
+        state=pack_state(reply.content[ARRAYS].to_torch_state_dict()),  # as in-process
         num_examples=num_examples,
         metrics={key: float(value) for key, value in metrics.items()},  # type: ignore[arg-type]
     )

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from networkfed.core.errors import TrainingError
+from networkfed.federated.packing import dtype_groups, flat_view
 from networkfed.federated.types import SiteUpdate
 
 NDArrays = list[np.ndarray]
@@ -48,7 +49,8 @@ def aggregate_per_tensor(
 
     Keys, shapes and dtypes follow the first update (non-float dtypes are rounded back); an
     update missing one of its keys is a caller bug (the engine validates updates first),
-    reported with the site and key.
+    reported with the site and key. Packed updates (``federated.packing``) are sliced across
+    all tensors of a dtype at once: the same numbers, from about half the calls.
     """
     template = updates[0].state
     for update in updates:
@@ -56,19 +58,40 @@ def aggregate_per_tensor(
         if missing:
             raise TrainingError(f"site {update.site_id!r}: update lacks key {missing[0]!r}")
     step = max(1, SLICE_BYTES // (8 * len(updates)))
-    aggregated = {}
-    for key, reference in template.items():
-        flat = [update.state[key].detach().reshape(-1) for update in updates]
+    aggregated: dict[str, Tensor] = {}
+    for keys, flats in _flat_groups(template, updates):
         parts = []
-        for start in range(0, max(reference.numel(), 1), step):
+        for start in range(0, max(flats[0].numel(), 1), step):
             results = [
                 ([values[start:start + step].to("cpu", torch.float64, copy=True).numpy()],
                  update.num_examples)
-                for values, update in zip(flat, updates, strict=True)
+                for values, update in zip(flats, updates, strict=True)
             ]
             parts.append(function(results)[0])
-        aggregated[key] = _cast(np.concatenate(parts), reference)
-    return aggregated
+        values, offset = np.concatenate(parts), 0
+        for key in keys:
+            size = template[key].numel()
+            aggregated[key] = _cast(values[offset:offset + size], template[key])
+            offset += size
+    return {key: aggregated[key] for key in template}
+
+
+def _flat_groups(
+    template: Mapping[str, Tensor], updates: Sequence[SiteUpdate]
+) -> list[tuple[list[str], list[Tensor]]]:
+    """``(keys, one flat tensor per update)``: a dtype's keys together where every update is
+    packed like the template, else one key at a time."""
+    groups = []
+    for keys in dtype_groups(template):
+        size = sum(template[key].numel() for key in keys)
+        flats = [flat_view(update.state, keys) for update in updates]
+        if all(flat is not None and flat.numel() == size for flat in flats):
+            groups.append((keys, flats))
+        else:
+            groups += [
+                ([key], [u.state[key].detach().reshape(-1) for u in updates]) for key in keys
+            ]
+    return groups
 
 
 RUNNING_STATISTICS = ("running_mean", "running_var")
