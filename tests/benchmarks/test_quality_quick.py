@@ -134,3 +134,11 @@ def test_quick_plan_follows_the_protocols(tmp_path: Path) -> None:
     assert all(e.run.data.horizon == 30 for e in cmapss)
     assert {e.run.data.subsets for e in cmapss} == {("FD001", "FD002", "FD003", "FD004"),
                                                      ("FD001",)}
+
+
+def test_tuned_ai4i_rounds_follow_each_model(tmp_path: Path) -> None:
+    tuned = [e for e in protocols.plan(tmp_path, only="ai4i2020") if e.settings == "tuned"]
+
+    rounds = {(e.model, e.run.rounds, e.run.hparams["step_size"]) for e in tuned}
+    assert rounds == {("cnn", 30, 10), ("lstm", 60, 20), ("hybrid", 60, 20)}
+    assert {e.run.class_weighting for e in tuned} == {"none"}
