@@ -67,6 +67,8 @@ def test_few_sites_get_a_worker_each_and_many_sites_one_per_core(
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
     assert auto_workers([9000, 5000, 3000], local_epochs=3) == 3
     assert auto_workers([9000] * 5, local_epochs=3) == 4
+    assert auto_workers([900] * 31, local_epochs=3) == 4
+    assert auto_workers([900] * 32, local_epochs=3) == 2
     assert auto_workers([30] * 1000, local_epochs=3) == 2
 
 

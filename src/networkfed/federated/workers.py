@@ -246,21 +246,26 @@ MIN_WORK_FOR_WORKERS = 20_000
 starting them costs about a second, a small round trains faster than that in-process."""
 
 
+SITES_PER_CORE_FOR_ONE_WORKER = 4 * PACKETS_PER_WORKER
+"""From this many sites per core on, one worker per core: every packet then holds about four
+sites, so packets of near-equal cost exist and no core waits for another's large site."""
+
+
 def auto_workers(train_sizes: Sequence[int], local_epochs: int) -> int:
     """How many worker processes suit this federation on this machine (0 = none).
 
     With few sites, one per site, at most two per core: the operating system then shares the
     cores among single-threaded workers, which evens out unequal sites better than any fixed
-    assignment of sites to cores. With enough sites for :data:`PACKETS_PER_WORKER` packets a
-    core, packets of near-equal cost already even the load out, and one worker per core is
-    faster (1,000 sites: 16.0 s with two workers vs 16.9 s with four, mean of two runs).
+    assignment of sites to cores. With many small sites (:data:`SITES_PER_CORE_FOR_ONE_WORKER`)
+    packets of several sites each even the load out, and one worker per core is faster
+    (1,000 sites: 16.0 s with two workers vs 16.9 s with four, mean of two runs).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if (cores or 1) < 2 or len(train_sizes) < 2:
         return 0
     if sum(train_sizes) * local_epochs < MIN_WORK_FOR_WORKERS:
         return 0
-    if len(train_sizes) >= PACKETS_PER_WORKER * (cores or 1):
+    if len(train_sizes) >= SITES_PER_CORE_FOR_ONE_WORKER * (cores or 1):
         return cores or 1
     return min(len(train_sizes), 2 * (cores or 1))
 
