@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from networkfed.core.errors import ConfigError
+from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data import DataConfig, load_federated_data
-from networkfed.flower.federation_data import federation_data
+from networkfed.flower.federation_data import federation_data, source_state
 from networkfed.flower.site_data import (
     deployed_site_data,
     local_data_config,
@@ -78,6 +80,74 @@ def test_a_file_based_site_needs_its_data_path():
         local_data_config(DataConfig(dataset="csv"), "plant_a", {"site-id": "plant_a"})
 
 
-def test_cmapss_is_refused_in_a_deployment():
-    with pytest.raises(ConfigError, match="cmapss"):
-        local_data_config(DataConfig(dataset="cmapss"), "FD001", {"data-path": "x"})
+def _deploy(config: DataConfig, folders: dict[str, Path]) -> tuple[dict, dict, dict]:
+    """The deployment's data flow without the network: reports, state, reports again."""
+    tables = {
+        site: site_table(local_data_config(config, site, {"data-path": str(folder)}), site, SEED)
+        for site, folder in folders.items()
+    }
+    first = {site: site_report(table) for site, table in tables.items()}
+    state = source_state(first, config)
+    second = {site: site_report(table, state) for site, table in tables.items()}
+    return tables, second, state
+
+
+def test_a_cmapss_site_deployed_alone_equals_the_in_process_pipeline(cmapss_dir: Path):
+    # Prepare: one plant holding FD001's files; the in-process pipeline on the same subset
+    config = DataConfig(dataset="cmapss", data_path=cmapss_dir, subsets=("FD001",),
+                        sequence_length=19)
+    expected = load_federated_data(config, SEED)
+    # Execute
+    tables, reports, state = _deploy(config, {"FD001": cmapss_dir})
+    spec = federation_data(reports, config, state).preprocessing
+    site = deployed_site_data(tables["FD001"], spec)
+    # Assert: the same normalisation, features and windows (test: each engine's last window)
+    assert spec.source_options["transform"] == expected.preprocessing.source_options["transform"]
+    assert spec.feature_names == expected.feature_names
+    np.testing.assert_allclose(spec.mean, expected.preprocessing.mean, rtol=1e-9, atol=1e-12)
+    for split in ("train", "val", "test"):
+        ours, theirs = getattr(site, split), getattr(expected.sites["FD001"], split)
+        torch.testing.assert_close(ours.x, theirs.x)
+        assert torch.equal(ours.y, theirs.y)
+    assert len(site.test) == 100  # FD001's official test engines
+
+
+def test_cmapss_plants_in_their_own_folders_share_one_normalisation(
+    cmapss_dir: Path, tmp_path: Path
+):
+    # Prepare: two plants, each folder holding only its own subset's files
+    folders = {}
+    for subset in ("FD001", "FD003"):
+        folders[subset] = tmp_path / subset
+        folders[subset].mkdir()
+        for part in ("train", "test", "RUL"):
+            (folders[subset] / f"{part}_{subset}.txt").symlink_to(
+                cmapss_dir / f"{part}_{subset}.txt")
+    config = DataConfig(dataset="cmapss", data_path=cmapss_dir, subsets=("FD001", "FD003"),
+                        sequence_length=19)
+    # Execute
+    tables, reports, state = _deploy(config, folders)
+    spec = federation_data(reports, config, state).preprocessing
+    sites = {name: deployed_site_data(table, spec) for name, table in tables.items()}
+    # Assert: each plant read its own subset only; pooled training windows are standardised
+    assert {name: table.config.subsets for name, table in tables.items()} == {
+        "FD001": ("FD001",), "FD003": ("FD003",)}
+    assert spec.feature_names == state["kept_features"]
+    pooled = torch.cat([site.train.x[:, -1, :] for site in sites.values()])
+    torch.testing.assert_close(pooled.mean(0), torch.zeros(pooled.shape[1]), atol=0.05, rtol=0)
+    assert {name: len(site.test) for name, site in sites.items()} == {"FD001": 100, "FD003": 100}
+
+
+def test_reports_made_before_the_transform_are_refused(cmapss_dir: Path):
+    config = DataConfig(dataset="cmapss", data_path=cmapss_dir, subsets=("FD001",))
+    table = site_table(local_data_config(config, "FD001", {"data-path": str(cmapss_dir)}),
+                       "FD001", SEED)
+    reports = {"FD001": site_report(table)}
+    with pytest.raises(DataValidationError, match="FD001"):
+        federation_data(reports, config, source_state(reports, config))
+
+
+def test_a_cmapss_folder_without_the_federations_subsets_is_refused(tmp_path: Path):
+    config = DataConfig(dataset="cmapss", subsets=("FD002",))
+    with pytest.raises(DataValidationError, match="FD002"):
+        local_data_config(config, "plant_a", {"data-path": str(tmp_path)})

@@ -60,13 +60,14 @@ def up_command(
     config_file: Annotated[Path | None, Opt("--config", help="networkfed TOML config "
                                             "(as for `networkfed simulate`).")] = None,
     site: Annotated[list[str] | None, Opt("--site", help="NAME=PATH: a site and its own data "
-                                          "file (repeatable; synthetic data needs none).")] = None,
+                                          "file, or folder for C-MAPSS (repeatable; synthetic "
+                                          "data needs none).")] = None,
     rounds: Annotated[int | None, Opt(help="Federated rounds.")] = None,
     local_epochs: Annotated[int | None, Opt(help="Epochs per site per round.")] = None,
     model: Annotated[str | None, Opt(help="cnn, lstm or hybrid.")] = None,
     strategy: Annotated[str | None, Opt(help="fedavg, fedprox, fedadam, ...")] = None,
     min_fit_clients: Annotated[int | None, Opt(help="Fewest sites a round may aggregate.")] = None,
-    dataset: Annotated[str | None, Opt(help="synthetic, ai4i2020 or csv.")] = None,
+    dataset: Annotated[str | None, Opt(help="synthetic, ai4i2020, cmapss or csv.")] = None,
     rows_per_site: Annotated[int | None, Opt(help="Synthetic rows per site.")] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     directory: Annotated[Path | None, Opt("--dir", help="Deployment folder: certificates, "

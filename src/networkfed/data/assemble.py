@@ -29,7 +29,7 @@ from networkfed.data.windows import (
     window_ends,
 )
 
-__all__ = ["build_federated_data"]
+__all__ = ["build_federated_data", "split_window_ends"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _split_tensors(
     )
 
 
-def _split_ends(
+def split_window_ends(
     starts: np.ndarray, split: np.ndarray, table: SourceTable, config: DataConfig, seed: int
 ) -> dict[int, np.ndarray]:
     """Window ends per split code: all windows, except the test split's last windows (C-MAPSS)
@@ -169,7 +169,7 @@ def build_federated_data(
     length = config.sequence_length
     machine_codes, _ = pd.factorize(pd.Series(table.machines), sort=False)
     starts = run_starts(sites, split, machine_codes)
-    pools = _split_ends(starts, split, table, config, seed)
+    pools = split_window_ends(starts, split, table, config, seed)
     site_data = {}
     for code, site_id in enumerate(site_ids):
         ends = {}

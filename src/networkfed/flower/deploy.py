@@ -81,7 +81,7 @@ def node_configs(
                 for site, path in site_paths.items()}
     if config.data.dataset != "synthetic":
         raise ConfigError("--site", None, f"NAME=PATH for every site: a {config.data.dataset} "
-                          "deployment gives each SuperNode its own data file")
+                          "deployment gives each SuperNode its own data file (C-MAPSS: folder)")
     return {site: {"site-id": site} for site in config.data.sites}
 
 

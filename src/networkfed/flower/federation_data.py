@@ -26,19 +26,40 @@ import torch
 
 from networkfed.core.errors import DataValidationError
 from networkfed.data import DataConfig, FederatedData, PreprocessingSpec, SiteData, SplitTensors
+from networkfed.data.sources import get_source
 from networkfed.data.standardize import SufficientStats, combine
 
-__all__ = ["federation_data", "federation_spec"]
+__all__ = ["federation_data", "federation_spec", "source_state"]
 
 SUMMARY = "summary"
 
 
+def source_state(reports: Mapping[str, Mapping[str, Any]], config: DataConfig) -> dict[str, Any]:
+    """The source's fitted preprocessing (C-MAPSS: per-condition normalisation) combined from
+    the sites' ``source_fit`` parts, in site-id order; empty when the source fits nothing."""
+    parts = [reports[site].get("source_fit") or {} for site in sorted(reports)]
+    if not any(parts):
+        return {}
+    return get_source(config.dataset).fit_combine(parts)
+
+
 def federation_spec(
-    reports: Mapping[str, Mapping[str, Any]], config: DataConfig
+    reports: Mapping[str, Mapping[str, Any]], config: DataConfig,
+    transform: Mapping[str, Any] | None = None,
 ) -> PreprocessingSpec:
-    """The shared preprocessing from the sites' reports (sites' own with ``site`` scaling)."""
+    """The shared preprocessing from the sites' reports (sites' own with ``site`` scaling).
+
+    ``transform`` is the :func:`source_state` the reports were made after (their
+    ``transformed`` flag says so); it travels with the spec to every site.
+    """
     if not reports:
         raise DataValidationError("no site reported its data; nothing to train on")
+    stale = [site for site, report in reports.items()
+             if bool(report.get("transformed")) != bool(transform)]
+    if stale:
+        raise DataValidationError(
+            f"the reports of {', '.join(sorted(stale))} were not made after the source's "
+            "fitted preprocessing (ask the sites again with its state)")
     names = {site: list(report["feature_names"]) for site, report in reports.items()}
     first_site = sorted(names)[0]
     for site, features in names.items():
@@ -50,7 +71,7 @@ def federation_spec(
     stats = {site: _stats(report) for site, report in reports.items()}
     pooled = combine(stats[site] for site in sorted(stats))
     options = {**dict(reports[first_site].get("options", {})),
-               "normalization": config.normalization, "transform": {}}
+               "normalization": config.normalization, "transform": dict(transform or {})}
     if config.normalization == "site":
         options["site_statistics"] = {
             site: {"mean": s.mean.tolist(), "std": s.std.tolist()} for site, s in stats.items()
@@ -66,10 +87,11 @@ def federation_spec(
 
 
 def federation_data(
-    reports: Mapping[str, Mapping[str, Any]], config: DataConfig
+    reports: Mapping[str, Mapping[str, Any]], config: DataConfig,
+    transform: Mapping[str, Any] | None = None,
 ) -> FederatedData:
     """Summaries of every reporting site (sorted by site id) with the shared preprocessing."""
-    spec = federation_spec(reports, config)
+    spec = federation_spec(reports, config, transform)
     sites = {site: _summary_site(site, reports[site], spec) for site in sorted(reports)}
     digest = hashlib.sha256()
     for site in sorted(reports):

@@ -102,10 +102,17 @@ class GridRunner:
             self._identify(unknown, report)
         return dict(self.nodes)
 
-    def _identify(self, node_ids: Sequence[int], report: bool) -> None:
+    def report_transformed(self, transform: dict[str, Any]) -> None:
+        """Ask every known site again for its report, of its rows after ``transform`` (the
+        source's fitted preprocessing, combined from the first reports)."""
+        self._identify(sorted(self.nodes.values()), True, transform)
+
+    def _identify(
+        self, node_ids: Sequence[int], report: bool, transform: dict[str, Any] | None = None
+    ) -> None:
         messages = [
-            Message(query_content(self.setup, report=report), dst_node_id=node,
-                    message_type="query", ttl=self.timeout + 60)
+            Message(query_content(self.setup, report=report, transform=transform),
+                    dst_node_id=node, message_type="query", ttl=self.timeout + 60)
             for node in node_ids
         ]
         self.grid.push_messages(messages)

@@ -43,6 +43,7 @@ __all__ = [
     "predictions_content",
     "predictions_from",
     "query_content",
+    "query_transform",
     "site_identity",
     "spec_dict",
     "train_content",
@@ -105,8 +106,19 @@ def spec_dict(spec: ModelSpec) -> dict[str, Any]:
 
 
 # --- server -> site -----------------------------------------------------------------------
-def query_content(setup: ConfigRecord, *, report: bool) -> RecordDict:
-    return RecordDict({SETUP: setup, CONFIG: ConfigRecord({"report": report})})
+def query_content(
+    setup: ConfigRecord, *, report: bool, transform: Mapping[str, Any] | None = None
+) -> RecordDict:
+    """Who are you (and, with ``report``, your data report; with ``transform``, the report of
+    your rows after the source's fitted preprocessing)."""
+    config = ConfigRecord({"report": report, "transform": json.dumps(transform or {})})
+    return RecordDict({SETUP: setup, CONFIG: config})
+
+
+def query_transform(content: RecordDict) -> dict[str, Any]:
+    """The transform state a query carries (empty: report the rows as they are)."""
+    config = content[CONFIG]
+    return json.loads(str(config["transform"])) if "transform" in config else {}
 
 
 def train_content(

@@ -6,7 +6,9 @@ A thin shell around :func:`networkfed.api.run_federated`:
 2. wait for the sites' SuperNodes and ask each which site it serves, with its data report
    (sizes and sufficient statistics — no rows);
 3. derive the federation's standardisation and the server's view of the sites from the reports
-   (:func:`~networkfed.flower.federation_data.federation_data`);
+   (:func:`~networkfed.flower.federation_data.federation_data`); a source with fitted
+   preprocessing (C-MAPSS) first has its state combined from the reports, and the sites report
+   again after applying it;
 4. run the federation with the ``flower`` engine on this grid: NetworkFed's strategies
    aggregate, ``ModelManager`` checkpoints every round, and the run folder and report are the
    ones an in-process run writes (``run-dir`` on the SuperLink's machine; ``resume=true``
@@ -24,17 +26,18 @@ from flwr.serverapp import Grid, ServerApp
 
 from networkfed.api import run_federated
 from networkfed.core.errors import NetworkFedError
+from networkfed.data import DataConfig, FederatedData
 from networkfed.federated.callbacks import Callback
 from networkfed.federated.results import RoundResult
 from networkfed.flower.engine import serving
-from networkfed.flower.federation_data import federation_data
+from networkfed.flower.federation_data import federation_data, source_state
 from networkfed.flower.grid_runner import GridRunner
 from networkfed.flower.messages import SiteSetup
 from networkfed.flower.settings import FlowerSettings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["app"]
+__all__ = ["app", "discover_federation"]
 
 app = ServerApp()
 
@@ -50,10 +53,8 @@ def main(grid: Grid, context: Context) -> None:
                             min_fit_clients=config.min_fit_clients,
                             timeout=settings.round_timeout,
                             straggler_timeout=settings.straggler_timeout)
-        sites = runner.discover(min_nodes=settings.min_nodes, wait=settings.node_wait_timeout,
-                                report=True)
-        logger.info("federation of %d sites: %s", len(sites), ", ".join(sorted(sites)))
-        data = federation_data(runner.reports, config.data)
+        data = discover_federation(runner, config.data, min_nodes=settings.min_nodes,
+                                   wait=settings.node_wait_timeout)
         with serving(runner):
             result = run_federated(config, data, run_dir=settings.run_dir,
                                    progress=RoundLog(), resume=settings.resume)
@@ -63,6 +64,23 @@ def main(grid: Grid, context: Context) -> None:
     logger.info("run complete: %d rounds, final F1 %.4f; run folder %s",
                    result.rounds_completed, result.last.overall.get("f1", float("nan")),
                    settings.run_dir.resolve())
+
+
+def discover_federation(
+    runner: GridRunner, config: DataConfig, *, min_nodes: int, wait: float
+) -> FederatedData:
+    """Steps 2-3: the connected sites and their reports, then the server's view of the data.
+
+    A source with fitted preprocessing (C-MAPSS) has its state combined from the first
+    reports; the sites then report again after applying it, since the standardisation is
+    fitted on the transformed rows.
+    """
+    sites = runner.discover(min_nodes=min_nodes, wait=wait, report=True)
+    logger.info("federation of %d sites: %s", len(sites), ", ".join(sorted(sites)))
+    transform = source_state(runner.reports, config)
+    if transform:
+        runner.report_transformed(transform)
+    return federation_data(runner.reports, config, transform)
 
 
 class RoundLog(Callback):

@@ -13,8 +13,11 @@ its own file with the federation's data settings, in two steps that keep raw row
    standardisation (:mod:`networkfed.flower.federation_data`);
 2. :func:`deployed_site_data` — its windows, standardised with the statistics the server sent.
 
-Sources whose preprocessing is itself fitted across sites in one process (C-MAPSS's
-per-operating-condition normalisation) are simulation-only for now.
+A source whose preprocessing is itself fitted on the training rows (C-MAPSS's
+per-operating-condition normalisation) adds one exchange before step 1: the site reports that
+fit's statistics too (``source_fit``), the server combines them into the transform state and
+asks again, and the site then reports the statistics of its *transformed* training rows — the
+same flow, and the same numbers, as the in-process pipeline.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ import torch
 
 from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data import DataConfig, FederatedData, load_federated_data
+from networkfed.data.assemble import split_window_ends
 from networkfed.data.pipeline import assign_splits, order_rows, resolve_split_mode
-from networkfed.data.sources import SourceTable, get_source
+from networkfed.data.sources import DataSource, SourceTable, get_source
 from networkfed.data.splits import SPLIT_NAMES, TRAIN
 from networkfed.data.standardize import site_statistics, standardise
 from networkfed.data.types import PreprocessingSpec, SiteData, SplitTensors
-from networkfed.data.windows import gather_windows, run_starts, window_ends
+from networkfed.data.windows import gather_windows, run_starts
 
 __all__ = [
     "SiteTable",
@@ -46,9 +50,6 @@ __all__ = [
     "site_report",
     "site_table",
 ]
-
-DEPLOYABLE_SOURCES = ("synthetic", "ai4i2020", "csv")
-
 
 # --- simulation ---------------------------------------------------------------------------
 @functools.lru_cache(maxsize=2)
@@ -79,32 +80,62 @@ class SiteTable:
     site_id: str
     table: SourceTable
     split: np.ndarray
-    sequence_length: int
+    config: DataConfig
+    seed: int
+
+    @property
+    def sequence_length(self) -> int:
+        return self.config.sequence_length
+
+    @property
+    def source(self) -> DataSource:
+        return get_source(self.config.dataset)
+
+    def transformed(self, state: dict[str, Any] | None) -> SourceTable:
+        """The rows after the source's fitted preprocessing (``state`` from the server)."""
+        return self.source.transform(self.table, state) if state else self.table
 
     def window_ends(self) -> dict[str, np.ndarray]:
-        """Row index at which each window of each split ends (windows stay in one run)."""
+        """Row index at which each window of each split ends (windows stay in one run; a
+        C-MAPSS test engine is scored at its last window, as in the in-process pipeline)."""
         machines, _ = pd.factorize(pd.Series(self.table.machines), sort=False)
-        ends = window_ends(run_starts(self.split, machines), self.sequence_length)
-        return {name: ends[self.split[ends] == code] for code, name in enumerate(SPLIT_NAMES)}
+        starts = run_starts(self.split, machines)
+        pools = split_window_ends(starts, self.split, self.table, self.config, self.seed)
+        return {
+            name: pools[code][self.split[pools[code]] == code]
+            for code, name in enumerate(SPLIT_NAMES)
+        }
 
 
 def local_data_config(
     federation: DataConfig, site_id: str, node_config: dict[str, Any]
 ) -> DataConfig:
-    """The federation's data settings with this site's own data: its path, its one site."""
-    if federation.dataset not in DEPLOYABLE_SOURCES:
-        raise ConfigError(
-            "dataset", federation.dataset,
-            f"one of {', '.join(DEPLOYABLE_SOURCES)} in a Flower deployment (C-MAPSS fits its "
-            "normalisation across sites in one process: use it with `networkfed simulate`)",
-        )
+    """The federation's data settings with this site's own data: its path, its one site.
+
+    A C-MAPSS site's ``data-path`` is a folder with its own engines' run files: the site reads
+    those of the federation's subsets that the folder holds (``train_FD00x.txt`` and the
+    matching ``test_`` / ``RUL_`` files).
+    """
     path = node_config.get("data-path")
     if federation.dataset != "synthetic" and not path:
         raise ConfigError("data-path", path, "the site's data file in --node-config")
     updates: dict[str, Any] = {"partition": "natural", "num_sites": None, "sites": (site_id,)}
     if path:
         updates["data_path"] = Path(str(path)).expanduser()
+    if federation.dataset == "cmapss":
+        updates["subsets"] = _subsets_in(Path(str(path)).expanduser(), federation.subsets)
     return federation.model_copy(update=updates)
+
+
+def _subsets_in(folder: Path, subsets: tuple[str, ...]) -> tuple[str, ...]:
+    present = tuple(s for s in subsets if (folder / f"train_{s}.txt").is_file())
+    if not present:
+        raise DataValidationError(
+            f"holds no train file of the federation's subsets ({', '.join(subsets)})",
+            path=folder, hint="a C-MAPSS site's data-path is the folder with its "
+            "train_FD00x.txt, test_FD00x.txt and RUL_FD00x.txt",
+        )
+    return present
 
 
 @functools.lru_cache(maxsize=2)
@@ -117,7 +148,7 @@ def _cached_site_table(config_json: str, site_id: str, seed: int) -> SiteTable:
     everyone = np.zeros(len(table), dtype=np.int64)  # a plant's file is one site
     split = assign_splits(table, everyone, config, resolve_split_mode(config, source), seed)
     order = np.argsort(split, kind="stable")  # contiguous splits, as the in-process pipeline
-    return SiteTable(site_id, table.take(order), split[order], config.sequence_length)
+    return SiteTable(site_id, table.take(order), split[order], config, seed)
 
 
 def site_table(config: DataConfig, site_id: str, seed: int) -> SiteTable:
@@ -125,8 +156,13 @@ def site_table(config: DataConfig, site_id: str, seed: int) -> SiteTable:
     return _cached_site_table(config.model_dump_json(), site_id, seed)
 
 
-def site_report(site: SiteTable) -> dict[str, Any]:
-    """What the site tells the server before training: sizes and sufficient statistics only."""
+def site_report(site: SiteTable, transform: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the site tells the server before training: sizes and sufficient statistics only.
+
+    ``source_fit`` is the site's part of the source's fitted preprocessing (empty for most
+    sources). ``transform`` is the state the server combined from those parts: the
+    statistics are then those of the transformed rows, which the standardisation needs.
+    """
     ends = site.window_ends()
     labels = site.table.labels if site.table.labels is not None else np.zeros(0, np.int64)
     for name, found in ends.items():
@@ -136,37 +172,41 @@ def site_report(site: SiteTable) -> dict[str, Any]:
                 f"{site.sequence_length}", path=site.table.path,
                 hint="use a shorter --sequence-length or more data",
             )
-    stats = site_statistics(site.table.values[site.split == TRAIN])
+    train_rows = np.flatnonzero(site.split == TRAIN)
+    table = site.transformed(transform)
+    stats = site_statistics(table.values[train_rows])
     return {
         "site_id": site.site_id,
-        "feature_names": list(site.table.feature_names),
+        "feature_names": list(table.feature_names),
         "label_counts": {
             name: np.bincount(labels[e], minlength=2)[:2].tolist() for name, e in ends.items()
         },
         "count": stats.count,
         "total": stats.total.tolist(),
         "total_sq": stats.total_sq.tolist(),
+        "source_fit": site.source.fit_report(site.table, train_rows),
+        "transformed": bool(transform),
         "fingerprint": site.table.fingerprint,
         "options": json.loads(json.dumps(site.table.options, default=str)),
     }
 
 
 def deployed_site_data(site: SiteTable, spec: PreprocessingSpec) -> SiteData:
-    """The site's windows, standardised with the federation's statistics from the server."""
-    if list(site.table.feature_names) != list(spec.feature_names):
+    """The site's windows, transformed and standardised with the federation's statistics."""
+    table = site.transformed(spec.source_options.get("transform"))
+    if list(table.feature_names) != list(spec.feature_names):
         raise DataValidationError(
-            f"features {site.table.feature_names} differ from the federation's "
+            f"features {table.feature_names} differ from the federation's "
             f"{spec.feature_names}", path=site.table.path,
         )
     scaling = spec.source_options.get("site_statistics", {}).get(site.site_id, spec.to_dict())
-    values = standardise(site.table.values, np.asarray(scaling["mean"]),
-                         np.asarray(scaling["std"]))
-    labels = site.table.labels if site.table.labels is not None else np.zeros(0, np.int64)
+    values = standardise(table.values, np.asarray(scaling["mean"]), np.asarray(scaling["std"]))
+    labels = table.labels if table.labels is not None else np.zeros(0, np.int64)
     splits = {
         name: SplitTensors(
             x=torch.from_numpy(gather_windows(values, ends, site.sequence_length)),
             y=torch.from_numpy(labels[ends].astype(np.int64)),
-            machine_ids=site.table.machines[ends],
+            machine_ids=table.machines[ends],
         )
         for name, ends in site.window_ends().items()
     }

@@ -44,11 +44,14 @@ def identify(node_config: Mapping[str, Any], setup: SiteSetup) -> tuple[str, int
     return site_id, -1
 
 
-def report_for(node_config: Mapping[str, Any], setup: SiteSetup) -> dict[str, Any]:
-    """A deployed site's data report (sizes and sufficient statistics, no rows)."""
+def report_for(
+    node_config: Mapping[str, Any], setup: SiteSetup, transform: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A deployed site's data report (sizes and sufficient statistics, no rows), of its rows
+    after the source's fitted preprocessing when the server sends that state."""
     site_id, _ = identify(node_config, setup)
     config = local_data_config(setup.data, site_id, dict(node_config))
-    return site_report(site_table(config, site_id, setup.seed))
+    return site_report(site_table(config, site_id, setup.seed), transform)
 
 
 def load_site(node_config: Mapping[str, Any], setup: SiteSetup, expected: str) -> SiteData:

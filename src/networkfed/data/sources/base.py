@@ -87,9 +87,11 @@ class SourceTable:
 class DataSource(ABC):
     """One kind of input: reads files (or generates rows) into a :class:`SourceTable`.
 
-    ``fit`` / ``transform`` are the hook for source-specific preprocessing fitted on the
-    training rows, federatedly (C-MAPSS per-operating-condition normalisation); the default
-    does nothing.
+    ``fit_report`` / ``fit_combine`` / ``transform`` are the hook for source-specific
+    preprocessing fitted on the training rows, federatedly (C-MAPSS per-operating-condition
+    normalisation): each site reports statistics of its own training rows (JSON-ready, so a
+    deployed site can send them to the server), the server combines the reports into a state,
+    and every site transforms its rows with that state. The default fits nothing.
     """
 
     name: ClassVar[str]
@@ -109,9 +111,17 @@ class DataSource(ABC):
     def read_new(self, path: Path, options: dict[str, Any]) -> SourceTable:
         """Read a new file exactly like training data; the label is optional here."""
 
-    def fit(self, table: SourceTable, train_rows: list[np.ndarray]) -> dict[str, Any]:
-        """Fit source-specific preprocessing on each site's training rows (one array per site)."""
+    def fit_report(self, table: SourceTable, train_rows: np.ndarray) -> dict[str, Any]:
+        """Site side: what the fit needs from one site's training rows (empty: nothing)."""
         return {}
+
+    def fit_combine(self, reports: list[dict[str, Any]]) -> dict[str, Any]:
+        """Server side: the preprocessing state from every site's :meth:`fit_report`."""
+        return {}
+
+    def fit(self, table: SourceTable, train_rows: list[np.ndarray]) -> dict[str, Any]:
+        """Fit on each site's training rows (one array per site), as a federation would."""
+        return self.fit_combine([self.fit_report(table, rows) for rows in train_rows])
 
     def transform(self, table: SourceTable, state: dict[str, Any]) -> SourceTable:
         """Apply what :meth:`fit` learnt; identity by default."""

@@ -24,7 +24,7 @@ from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data.config import DataConfig
 from networkfed.data.sources.base import DataSource, SourceTable, fingerprint_of
 from networkfed.data.splits import TEST
-from networkfed.data.standardize import combine, site_statistics
+from networkfed.data.standardize import SufficientStats, combine, site_statistics
 from networkfed.data.validation import numeric_column, read_table
 
 __all__ = ["COLUMNS", "SUBSETS", "CMAPSSSource", "read_run_file"]
@@ -169,19 +169,33 @@ class CMAPSSSource(DataSource):
             path=path,
         )
 
-    def fit(self, table: SourceTable, train_rows: list[np.ndarray]) -> dict[str, Any]:
-        """Per-condition mean / SD from the sites' reports; which sensors carry signal."""
-        conditions = table.extras["operating_condition"]
-        reports: dict[int, list] = {}
-        for rows in train_rows:  # site side: statistics per condition of its training rows
-            for key in np.unique(conditions[rows]):
-                chosen = rows[conditions[rows] == key]
-                reports.setdefault(int(key), []).append(site_statistics(table.values[chosen]))
-        pooled = {key: combine(parts) for key, parts in reports.items()}  # server side
+    def fit_report(self, table: SourceTable, train_rows: np.ndarray) -> dict[str, Any]:
+        """Per operating condition: count, sums and sums of squares of the site's rows."""
+        conditions = table.extras["operating_condition"][train_rows]
+        report = {}
+        for key in np.unique(conditions):
+            stats = site_statistics(table.values[train_rows[conditions == key]])
+            report[str(int(key))] = {"count": stats.count, "total": stats.total.tolist(),
+                                     "total_sq": stats.total_sq.tolist()}
+        return {"feature_names": list(table.feature_names), "conditions": report}
+
+    def fit_combine(self, reports: list[dict[str, Any]]) -> dict[str, Any]:
+        """Per-condition mean / SD of all sites' training rows; which sensors carry signal."""
+        names = reports[0]["feature_names"]
+        parts: dict[int, list[SufficientStats]] = {}
+        for report in reports:
+            if report["feature_names"] != names:
+                raise DataValidationError(
+                    f"sites report different columns: {report['feature_names']} and {names}")
+            for key, stats in report["conditions"].items():
+                parts.setdefault(int(key), []).append(SufficientStats(
+                    int(stats["count"]), np.asarray(stats["total"], dtype=np.float64),
+                    np.asarray(stats["total_sq"], dtype=np.float64)))
+        pooled = {key: combine(found) for key, found in parts.items()}
         spread = np.max([stats.raw_std for stats in pooled.values()], axis=0)
         kept = [
             name
-            for name, sd in zip(table.feature_names, spread, strict=True)
+            for name, sd in zip(names, spread, strict=True)
             if name in SENSORS and sd >= CONSTANT_TOLERANCE
         ]
         return {
