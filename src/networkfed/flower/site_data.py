@@ -184,7 +184,7 @@ def site_report(site: SiteTable, transform: dict[str, Any] | None = None) -> dic
         "count": stats.count,
         "total": stats.total.tolist(),
         "total_sq": stats.total_sq.tolist(),
-        "source_fit": site.source.fit_report(site.table, train_rows),
+        "source_fit": {} if transform else site.source.fit_report(site.table, train_rows),
         "transformed": bool(transform),
         "fingerprint": site.table.fingerprint,
         "options": json.loads(json.dumps(site.table.options, default=str)),
