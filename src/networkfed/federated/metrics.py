@@ -4,8 +4,8 @@ Ranking metrics (ROC-AUC, PR-AUC) and the threshold search come from scikit-lear
 metrics (accuracy, balanced accuracy, precision, recall, F1) are four confusion counts and a
 few divisions: they are computed here from the counts, because scikit-learn's input checks
 cost ~8 ms per split, which made evaluating 1,000 sites per round take longer than training
-them. ``tests/test_metrics.py`` checks them against scikit-learn's functions, edge cases
-included.
+them. ``tests/federated/test_classification_metrics.py`` checks them against
+scikit-learn's functions, edge cases included.
 
 Why accuracy alone misleads: failures are rare (about 3% of AI4I 2020 rows), so a model that
 never raises an alarm is about 97% "accurate" and catches no failure at all. Balanced accuracy
