@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from networkfed.data.types import SplitTensors
 from networkfed.federated.config import ClassWeighting
 from networkfed.federated.fast_layers import use_fast_dropout
+from networkfed.federated.optimizers import LocalOptimizer, make_optimizer
 from networkfed.federated.packing import pack_state
 from networkfed.federated.types import SiteUpdate
 from networkfed.models import ModelFactory, ModelWrapper
@@ -267,14 +268,13 @@ class SiteTrainer:
             logger.warning("training loss became %s; the update will be rejected", mean)
         return mean
 
-    def _optimizer(self, round_num: int) -> torch.optim.Optimizer:
+    def _optimizer(self, round_num: int) -> LocalOptimizer:
         """A fresh optimiser each round (sites keep no state between rounds)."""
-        name, rate = self.training.get("optimizer", "Adam"), self._learning_rate(round_num)
-        decay = float(self.training.get("weight_decay", 0.0))
-        if name == "SGD":
-            return torch.optim.SGD(self._params, lr=rate, weight_decay=decay, foreach=True)
-        optimizer_class = torch.optim.AdamW if name == "AdamW" else torch.optim.Adam
-        return optimizer_class(self._params, lr=rate, weight_decay=decay, fused=True)
+        return make_optimizer(
+            self.training.get("optimizer", "Adam"), self._params,
+            lr=self._learning_rate(round_num),
+            weight_decay=float(self.training.get("weight_decay", 0.0)),
+        )
 
 
 def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:

@@ -7,18 +7,14 @@ trainer and every site's tensors, handed over once at start) and runs tasks as t
 tasks go to whichever worker is free, largest first, so unequal sites still keep every core
 busy. Site results do not depend on which worker ran them (see ``local_training``).
 
-Tasks and results cross the pipes as plain pickled bytes (:func:`_send_message`).
-``Connection.send`` would use torch's multiprocessing pickler, which moves every tensor into
-shared memory and keeps a file descriptor open per tensor while it lives: with 1,000 sites'
-updates held for aggregation that ran out of descriptors (``Too many open files``). Copying
-the bytes costs far less than the training a message carries: tasks travel in packets of
-many sites (:func:`work_packets`), and tensors are pickled as NumPy arrays.
+Tasks and results cross the pipes as pickles whose tensor data travel out of band, written
+from and read into the tensors' own memory (``federated.transport``); tasks travel in packets
+of many sites (:func:`work_packets`), so a message carries far more training than it costs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import multiprocessing
 import os
@@ -36,12 +32,11 @@ from networkfed.core.errors import TrainingError
 from networkfed.data.types import SiteData
 from networkfed.federated.execution import SequentialRunner, SiteExecutor, SiteRunner, Task
 from networkfed.federated.local_training import ModelSpec
-from networkfed.federated.packing import Layout, flat_values, layout, unpack
-from networkfed.federated.types import SiteUpdate
+from networkfed.federated.transport import receive_message, send_message
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ProcessRunner", "auto_workers", "make_runner", "warm_up", "work_packets"]
+__all__ = ["ProcessRunner", "auto_workers", "make_runner", "work_packets"]
 
 _STOP = "stop"
 
@@ -70,7 +65,6 @@ class ProcessRunner:
         """Start the workers now (they import torch and build the model while we go on)."""
         if self._workers:
             return
-        warm_up()
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         for index in range(self.num_workers):
             ours, theirs = context.Pipe()
@@ -95,7 +89,7 @@ class ProcessRunner:
         while pending or busy:
             while pending and idle:
                 conn, packet = idle.pop(), pending.pop(0)
-                _send_message(conn, [tasks[index] for index in packet])
+                send_message(conn, [tasks[index] for index in packet])
                 busy[conn] = packet
             for conn in wait(list(busy)):
                 packet = busy.pop(conn)  # type: ignore[call-overload]
@@ -109,7 +103,7 @@ class ProcessRunner:
 
     def _receive(self, conn: Connection) -> Any:
         try:
-            status, value = _receive_message(conn)
+            status, value = receive_message(conn)
         except (EOFError, OSError):
             codes = [p.exitcode for p, c in self._workers if c is conn]
             raise TrainingError(f"a worker process died (exit code {codes[0]})") from None
@@ -121,7 +115,7 @@ class ProcessRunner:
         """Stop every worker (politely, then firmly)."""
         for _process, conn in self._workers:
             with contextlib.suppress(OSError, ValueError):
-                _send_message(conn, _STOP)
+                send_message(conn, _STOP)
         for process, conn in self._workers:
             process.join(timeout=1)  # an idle worker stops at once; a busy one is not waited for
             if process.is_alive():
@@ -146,63 +140,12 @@ def _worker_main(
     executor = SiteExecutor(spec, training, sites)
     while True:
         try:
-            packet = _receive_message(conn)
+            packet = receive_message(conn)
         except (EOFError, OSError):  # the parent is gone
             return
         if packet == _STOP:
             return
-        _send_message(conn, _execute(executor, packet))
-
-
-def _send_message(conn: Connection, message: Any) -> None:
-    """Send ``message`` as pickle bytes: tensors are copied, no descriptor stays open."""
-    buffer = io.BytesIO()
-    _TensorPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(message)
-    conn.send_bytes(buffer.getbuffer())
-
-
-def _receive_message(conn: Connection) -> Any:
-    """The next message of :func:`_send_message`."""
-    return pickle.loads(conn.recv_bytes())
-
-
-_NUMPY_DTYPES = frozenset({
-    torch.float64, torch.float32, torch.float16, torch.int64, torch.int32, torch.int16,
-    torch.int8, torch.uint8, torch.bool,
-})
-"""Tensor dtypes NumPy can hold (bfloat16, for one, cannot: torch pickles those itself)."""
-
-
-def _is_plain(tensor: Any) -> bool:
-    """A CPU tensor NumPy can hold (anything else goes through torch's own pickling)."""
-    return type(tensor) is torch.Tensor and tensor.device.type == "cpu" and (
-        tensor.dtype in _NUMPY_DTYPES)
-
-
-class _TensorPickler(pickle.Pickler):
-    """Pickles plain CPU tensors as NumPy arrays: ~20x faster than torch's own reduction,
-    which runs ``torch.save`` per storage (a model state is dozens of small tensors).
-
-    A :class:`SiteUpdate` travels packed, one flat array per dtype (``federated.packing``): at
-    1,000 sites the parent otherwise rebuilt ~32 arrays per update, 100,000 a run, and that
-    alone took longer than the aggregation.
-    """
-
-    def reducer_override(self, obj: Any) -> Any:
-        if _is_plain(obj):
-            return torch.from_numpy, (obj.detach().numpy(),)
-        if type(obj) is SiteUpdate and all(_is_plain(t) for t in obj.state.values()):
-            return _unpack_update, (obj.site_id, layout(obj.state), flat_values(obj.state),
-                                    obj.num_examples, obj.metrics)
-        return NotImplemented
-
-
-def _unpack_update(
-    site_id: str, keys: Layout, flat: dict[torch.dtype, torch.Tensor], num_examples: int,
-    metrics: dict[str, float],
-) -> SiteUpdate:
-    """A :class:`SiteUpdate` sent by :class:`_TensorPickler`, packed as it was sent."""
-    return SiteUpdate(site_id, unpack(keys, flat), num_examples, metrics)
+        send_message(conn, _execute(executor, packet))
 
 
 def _execute(executor: SiteExecutor, packet: Sequence[Task]) -> tuple[str, Any]:
@@ -281,10 +224,3 @@ def make_runner(
         return ProcessRunner(spec, training, sites, workers)
     return SequentialRunner(SiteExecutor(spec, training, sites))
 
-
-def warm_up() -> None:
-    """Import what the first optimiser step imports (``torch._dynamo``, 2-3 s) once, here,
-    so forked workers inherit it instead of each paying for it inside the first round."""
-    parameter = torch.nn.Parameter(torch.zeros(1))
-    parameter.grad = torch.zeros(1)
-    torch.optim.Adam([parameter], fused=True).step()
