@@ -36,7 +36,7 @@ from networkfed.federated.types import SiteUpdate
 __all__ = ["receive_message", "send_message"]
 
 _RAW_FDS = sys.platform != "win32" and hasattr(os, "readv")
-"""Whether a connection's ``fileno()`` is a descriptor ``os.write`` / ``os.readv`` accept."""
+"""Whether a connection's ``fileno()`` is a descriptor ``os.writev`` / ``os.readv`` accept."""
 
 _COUNT = struct.Struct("<Q")
 
