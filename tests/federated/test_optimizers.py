@@ -65,6 +65,8 @@ def test_adam_and_adamw_differ_with_weight_decay():
 def test_sgd_and_missing_kernels_fall_back_to_torch_optim(monkeypatch):
     params = list(_model(0).parameters())
     assert isinstance(make_optimizer("SGD", params, lr=0.1, weight_decay=0.0), torch.optim.SGD)
+    assert not optimizers.fused_adam_available([torch.zeros(2, dtype=torch.int64)])
+    assert not optimizers.fused_adam_available([torch.zeros(2, device="meta")])
     monkeypatch.delattr(torch, "_fused_adamw_")
     assert not optimizers.fused_adam_available(params)
     assert isinstance(make_optimizer("AdamW", params, lr=0.1, weight_decay=0.0),

@@ -34,13 +34,17 @@ class LocalOptimizer(Protocol):
     def step(self) -> object: ...
 
 
+FUSED_DEVICES = frozenset({"cpu", "cuda"})
+"""Devices whose fused Adam kernels this module relies on; others get ``torch.optim``."""
+
+
 def fused_adam_available(params: Iterable[Tensor]) -> bool:
     """True when this PyTorch has the fused Adam kernels and every parameter suits them
-    (floating point; the kernels serve CPU and the usual accelerators alike)."""
+    (real floating point, on a device in :data:`FUSED_DEVICES`)."""
     return (
         hasattr(torch, "_fused_adam_")
         and hasattr(torch, "_fused_adamw_")
-        and all(p.is_floating_point() and not p.is_complex() for p in params)
+        and all(p.is_floating_point() and p.device.type in FUSED_DEVICES for p in params)
     )
 
 
