@@ -151,7 +151,7 @@ def _watch_memory(process: subprocess.Popen[str]) -> Any:
     while it stays there. PSS never exceeds RSS and both peak when the run holds the most
     (the round's updates before aggregation; Ray's object store at its fullest).
     """
-    from networkfed.flower.processes import descendants, process_table
+    from networkfed.flower.processes import descendants, process_table, tree_rss_bytes
 
     peaks = [0, 0]
 
@@ -159,9 +159,9 @@ def _watch_memory(process: subprocess.Popen[str]) -> Any:
         pss_read_at, pss_read_rss = 0.0, 0
         while process.poll() is None:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
-                table = process_table()
+                table = process_table()  # one ``ps`` call serves the tree and its RSS
                 tree = [process.pid, *descendants(process.pid, table)]
-                rss = sum(table.get(pid, (0, 0))[1] for pid in tree)
+                rss = tree_rss_bytes(process.pid, table)
                 peaks[0] = max(peaks[0], rss)
                 now = time.monotonic()
                 if rss >= PSS_NEAR_PEAK * peaks[0] and (

@@ -57,9 +57,9 @@ def descendants(pid: int, table: Mapping[int, tuple[int, int]] | None = None) ->
     return found
 
 
-def tree_rss_bytes(pid: int) -> int:
+def tree_rss_bytes(pid: int, table: Mapping[int, tuple[int, int]] | None = None) -> int:
     """Resident memory of ``pid`` plus all its descendants (what the machine really spends)."""
-    table = process_table()
+    table = process_table() if table is None else table
     return sum(table.get(p, (0, 0))[1] for p in [pid, *descendants(pid, table)])
 
 
