@@ -142,3 +142,15 @@ def test_tuned_ai4i_rounds_follow_each_model(tmp_path: Path) -> None:
     rounds = {(e.model, e.run.rounds, e.run.hparams["step_size"]) for e in tuned}
     assert rounds == {("cnn", 30, 10), ("lstm", 60, 20), ("hybrid", 60, 20)}
     assert {e.run.class_weighting for e in tuned} == {"none"}
+
+
+def test_fedbn_runs_only_for_the_models_with_batchnorm(tmp_path: Path) -> None:
+    experiments = protocols.plan(tmp_path)
+
+    fedbn = [e for e in experiments if e.run.fedbn]
+    assert fedbn and all(e.strategy == protocols.FEDBN for e in fedbn)
+    assert {e.model for e in fedbn} == {"cnn", "hybrid"}
+    assert {(e.dataset, e.partition) for e in fedbn} == {
+        ("ai4i2020", "product_type"), ("ai4i2020", "dirichlet"), ("cmapss", "subsets")}
+    assert all(e.run.strategy == "fedavg" and not e.run.baselines for e in fedbn)
+    assert not [e for e in experiments if e.strategy == protocols.FEDBN and not e.run.fedbn]

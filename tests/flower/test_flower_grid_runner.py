@@ -54,6 +54,18 @@ def test_rounds_over_flower_messages_equal_the_in_process_engine():
     assert kinds.count("train") == 6 and kinds.count("evaluate") == 9 and kinds.count("query") == 3
 
 
+def test_fedbn_over_flower_messages_equals_the_in_process_engine():
+    # Prepare: the server keeps each site's BatchNorm and sends it in that site's message
+    config = RunConfig(data=DATA, rounds=2, local_epochs=1, workers=0, seed=3, fedbn=True)
+    expected = run_federated(config)
+    setup = _setup(config.model_copy(update={"engine": "flower"}))
+    # Execute
+    result = run_rounds(setup, _runner(setup, FakeGrid(_partitions(3))))
+    # Assert
+    assert result.last.overall == expected.last.overall
+    assert result.last.evaluation.per_site == expected.last.evaluation.per_site
+
+
 def expected_model(config: RunConfig) -> dict[str, torch.Tensor]:
     """The final global model of the in-process engine on the same settings."""
     setup = _setup(config)

@@ -71,6 +71,15 @@ def test_class_weighting_key_and_config_file_both_reach_the_run(tmp_path):
     assert from_key.config.class_weighting == "none"
 
 
+def test_fedbn_key_and_config_file_both_reach_the_run(tmp_path):
+    file = tmp_path / "networkfed.toml"
+    file.write_text(tomli_w.dumps({"fedbn": True}))
+
+    assert FlowerSettings.from_run_config({"fedbn": True}).config.fedbn is True
+    assert FlowerSettings.from_run_config({"config-file": str(file)}).config.fedbn is True
+    assert FlowerSettings.from_run_config({}).config.fedbn is False
+
+
 @pytest.mark.parametrize("bad", [
     {"unknown-key": 1},
     {"round-timeout": 0.0},

@@ -16,9 +16,13 @@ console = Console()
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
 
 
-def default_export_path(run_dir: Path, round_num: int, export_format: str) -> Path:
-    """``RUN/exports/global_round_0005.onnx`` (``.pt`` for TorchScript)."""
-    return run_dir / "exports" / f"global_round_{round_num:04d}{SUFFIXES[export_format]}"
+def default_export_path(
+    run_dir: Path, round_num: int, export_format: str, site_id: str | None = None
+) -> Path:
+    """``RUN/exports/global_round_0005.onnx`` (``.pt`` for TorchScript; ``site_<NAME>_...``
+    for one site's model of a FedBN run)."""
+    stem = "global" if site_id is None else f"site_{site_id}"
+    return run_dir / "exports" / f"{stem}_round_{round_num:04d}{SUFFIXES[export_format]}"
 
 
 @handle_errors
@@ -33,6 +37,10 @@ def export_command(
     out: Path | None = typer.Option(
         None, "--out", help="Model file to write (default: RUN/exports/global_round_NNNN.onnx)."
     ),
+    site: str | None = typer.Option(
+        None, "--site", help="After a FedBN run: export that site's model (its own BatchNorm "
+        "layers) instead of the one with the averaged layers."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
 ) -> None:
@@ -43,8 +51,8 @@ def export_command(
     checked against PyTorch before this command succeeds.
     """
     chosen = parse_format(export_format)
-    served = load_served_model(run, round_num)
-    target = out or default_export_path(run, served.round_num, chosen)
+    served = load_served_model(run, round_num, site)
+    target = out or default_export_path(run, served.round_num, chosen, site)
     result = export_model(served, target, chosen)
     if as_json:
         typer.echo(json.dumps({
@@ -53,12 +61,14 @@ def export_command(
             "format": result.export_format,
             "exporter": result.exporter,
             "round": served.round_num,
+            "site": site,
             "max_abs_difference": result.max_abs_difference,
             "threshold": served.threshold,
         }))
     elif not quiet:
         console.print(
-            f"exported round {served.round_num} of {run} ({served.model_type.value}) to "
+            f"exported round {served.round_num} of {run} ({served.model_type.value}"
+            f"{f', site {site}' if site else ''}) to "
             f"[bold]{result.path}[/] ({result.export_format}, {result.exporter})\n"
             f"preprocessing and alarm threshold {served.threshold:.4g}: "
             f"{result.preprocessing_path}\n"

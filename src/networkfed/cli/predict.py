@@ -74,7 +74,8 @@ def predict_command(
     site: str | None = typer.Option(
         None, "--site",
         help="The site the file comes from; required after a run with normalization=\"site\" "
-        "(each site standardised with its own statistics).",
+        "(each site standardised with its own statistics); after a FedBN run it selects that "
+        "site's own BatchNorm layers.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
@@ -93,7 +94,7 @@ def predict_command(
     from networkfed.serving.checkpoint import load_served_model
     from networkfed.serving.predict import predict_file, write_predictions
 
-    served = load_served_model(run, round_num)
+    served = load_served_model(run, round_num, site)
     prediction = predict_file(served, data, site_id=site)
     target = write_predictions(prediction, out or default_output_path(data))
     summary = {**prediction.summary(), "out": str(target)}

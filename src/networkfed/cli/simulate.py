@@ -74,6 +74,9 @@ def simulate_command(
     class_weighting: Annotated[str | None, Opt(help="Class weights of the training loss: "
                                                "balanced (default), sqrt or none.",
                                                rich_help_panel=FED)] = None,
+    fedbn: Annotated[bool | None, Opt("--fedbn/--no-fedbn", help="FedBN: each site keeps its "
+                                      "own BatchNorm layers (CNN, hybrid).",
+                                      rich_help_panel=FED)] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     baselines: Annotated[bool | None, Opt("--baselines/--no-baselines", help="Also train "
                                           "centralized and local-only baselines.")] = None,
@@ -97,6 +100,7 @@ def simulate_command(
         "fraction_fit": fraction_fit, "min_fit_clients": min_fit_clients,
         "site_dropout_rate": site_dropout_rate, "seed": seed, "baselines": baselines,
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
+        "fedbn": fedbn,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,

@@ -19,6 +19,7 @@ from networkfed.federated.types import SiteUpdate
 if TYPE_CHECKING:
     from networkfed.data.types import FederatedData
     from networkfed.federated.config import RunConfig
+    from networkfed.federated.site_layers import SiteLayers
     from networkfed.federated.strategies import Strategy
     from networkfed.models import ModelWrapper
 
@@ -44,6 +45,7 @@ class EngineView(Protocol):
     model: ModelWrapper
     strategy: Strategy
     completed_round: int
+    site_layers: SiteLayers | None
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a resumed run needs besides the global model (see the engine)."""

@@ -57,6 +57,10 @@ class RunConfig(BaseModel):
     """Class weights of the training loss (``balanced``: both classes weigh the same in total;
     ``sqrt``: their square root; ``none``: plain cross-entropy); federated training and the
     baselines use the same."""
+    fedbn: bool = False
+    """FedBN: every site keeps its own BatchNorm layers, for training and scoring; all other
+    layers are aggregated as the strategy says (:mod:`networkfed.federated.site_layers`). No
+    effect on a model without BatchNorm (the LSTM)."""
     baselines: bool = False
     run_dir: Path | None = None
 

@@ -29,6 +29,7 @@ from networkfed.federated.local_training import (
 )
 from networkfed.federated.results import BaselineResults, RoundResult, RunResult
 from networkfed.federated.sampling import sample_sites, simulate_dropouts
+from networkfed.federated.site_layers import SiteLayers, batchnorm_keys
 from networkfed.federated.strategies import Strategy
 from networkfed.federated.types import SiteUpdate
 from networkfed.federated.validation import validate_update
@@ -81,6 +82,11 @@ class InProcessEngine:
         self._elapsed_before, self._started = 0.0, time.perf_counter()
         counts = [label_counts(site.train.y, data.num_classes) for site in data.sites.values()]
         self.class_weights = class_weights_from_counts(counts, config.class_weighting)
+        self.site_layers = SiteLayers(batchnorm_keys(model.model)) if config.fedbn else None
+        """Each site's own BatchNorm layers under FedBN (``None``: every layer is shared)."""
+        if self.site_layers is not None and not self.site_layers.keys:
+            logger.warning("fedbn: the %s model has no BatchNorm layer, so every layer is "
+                           "shared as without it", config.model)
 
     def run(self) -> RunResult:
         """Run the remaining rounds, then the baselines; return the result."""
@@ -106,10 +112,11 @@ class InProcessEngine:
             updates = self._train_sites(round_num, global_state, online)
             # 4. Validation: bad updates are refused; too few good ones stop the run.
             valid, rejected = self._validate(round_num, global_state, updates)
+            self._keep_site_layers(valid)
             # 5. Aggregation: the strategy turns the valid updates into the next global model.
             self.model.set_parameters(self.strategy.aggregate_fit(round_num, global_state, valid))
             # 6. Evaluation: threshold on validation data, metrics on every site's test split.
-            evaluation = self._evaluate(self.model.get_parameters())
+            evaluation = self._evaluate(self.model.get_parameters(), personal=True)
             # 7. Report: callbacks log, monitor, checkpoint, display, maybe stop early.
             last = RoundResult(
                 round_num=round_num,
@@ -149,6 +156,9 @@ class InProcessEngine:
         self.callbacks.load_state_dict(snapshot["callbacks"])
         self.completed_round = int(snapshot["completed_round"])
         self._elapsed_before = float(snapshot.get("elapsed_seconds", 0.0))
+        saved_layers = snapshot.get("site_layers")
+        if self.site_layers is not None and saved_layers is not None:
+            self.site_layers.states = dict(saved_layers.states)
 
     @property
     def elapsed_seconds(self) -> float:
@@ -157,7 +167,7 @@ class InProcessEngine:
 
     # --- steps -------------------------------------------------------------------------------
     def _evaluate_round_zero(self) -> RoundResult:
-        result = RoundResult(0, self._evaluate(self.model.get_parameters()))
+        result = RoundResult(0, self._evaluate(self.model.get_parameters(), personal=True))
         self.completed_round = 0
         self._report(result)
         return result
@@ -182,10 +192,21 @@ class InProcessEngine:
     ) -> list[SiteUpdate]:
         instructions = self._instructions(round_num)
         tasks = [
-            Task("train", (global_state, site, instructions), self._cost(site))
+            Task("train", (self._site_state(global_state, site), site, instructions),
+                 self._cost(site))
             for site in site_ids
         ]
         return self.runner.run(tasks, lambda u: self.callbacks.on_site_trained(round_num, u))
+
+    def _site_state(self, state: Mapping[str, Tensor], site_id: str) -> Mapping[str, Tensor]:
+        """What ``site_id`` starts from: the global state, with its own layers under FedBN."""
+        return state if self.site_layers is None else self.site_layers.personalize(state, site_id)
+
+    def _keep_site_layers(self, updates: Sequence[SiteUpdate]) -> None:
+        """Under FedBN, the accepted updates' BatchNorm layers stay with their sites."""
+        if self.site_layers is not None:
+            for update in updates:
+                self.site_layers.keep(update.site_id, update.state)
 
     def _validate(
         self, round_num: int, global_state: Mapping[str, Tensor], updates: Sequence[SiteUpdate]
@@ -213,11 +234,17 @@ class InProcessEngine:
             )
 
     def _evaluate(
-        self, state: Mapping[str, Tensor], site_ids: Sequence[str] | None = None,
-        *, per_site_threshold: bool = False,
+        self, state: Mapping[str, Tensor], *, personal: bool = False,
+        per_site_threshold: bool = False,
     ) -> Evaluation:
-        sites = list(site_ids or self.data.site_ids)
-        tasks = [Task("predict", (state, s, ("val", "test")), self._cost(s)) for s in sites]
+        """Every site's predictions, then metrics; ``personal``: each site with its own layers
+        (FedBN; the federated model), otherwise ``state`` as it is (a baseline)."""
+        sites = list(self.data.site_ids)
+        tasks = [
+            Task("predict", (self._site_state(state, s) if personal else state, s,
+                             ("val", "test")), self._cost(s))
+            for s in sites
+        ]
         outputs = self.runner.run(tasks)
         val = {s: out["val"] for s, out in zip(sites, outputs, strict=True)}
         test = {s: out["test"] for s, out in zip(sites, outputs, strict=True)}
@@ -260,7 +287,8 @@ class InProcessEngine:
         self, last: RoundResult | None, baselines: BaselineResults, stopped: bool
     ) -> RunResult:
         if last is None:  # resumed after the last round: only the baselines were left
-            last = RoundResult(self.completed_round, self._evaluate(self.model.get_parameters()))
+            last = RoundResult(self.completed_round,
+                               self._evaluate(self.model.get_parameters(), personal=True))
         return RunResult(
             status="complete",
             rounds_completed=self.completed_round,

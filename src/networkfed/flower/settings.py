@@ -42,6 +42,7 @@ DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "fraction-fit": 1.0,
     "min-fit-clients": 3,
     "class-weighting": "balanced",
+    "fedbn": False,
     "config-file": "",
     "run-dir": "",
     "resume": False,
@@ -64,6 +65,7 @@ _RUN_FIELDS = {  # key -> RunConfig field ("data." for the data table)
     "fraction-fit": "fraction_fit",
     "min-fit-clients": "min_fit_clients",
     "class-weighting": "class_weighting",
+    "fedbn": "fedbn",
 }
 
 

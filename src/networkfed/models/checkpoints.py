@@ -181,7 +181,7 @@ class DiskStore:
             raise CheckpointError(tensor_file, "is truncated or corrupted (checksum mismatch)")
         try:
             state = safetensors.torch.load(data)
-            order = json.loads(_header_metadata(data).get("keys", "[]")) or sorted(state)
+            order = json.loads(header_metadata(data).get("keys", "[]")) or sorted(state)
             return {name: state[name] for name in order}, meta
         except Exception as error:  # any parse failure means the same thing to the caller
             raise CheckpointError(tensor_file, f"is corrupted ({error})") from None
@@ -195,7 +195,7 @@ class DiskStore:
             shutil.rmtree(doomed, ignore_errors=True)
 
 
-def _header_metadata(data: bytes) -> dict[str, str]:
+def header_metadata(data: bytes) -> dict[str, str]:
     """The ``__metadata__`` of a safetensors buffer (its 8-byte length, then a JSON header)."""
     length = int.from_bytes(data[:8], "little")
     return json.loads(data[8 : 8 + length]).get("__metadata__") or {}

@@ -35,6 +35,7 @@ from networkfed.monitoring.run_writer import (
     write_manifest,
     write_predictions,
     write_resume_state,
+    write_site_layers,
     write_summary,
 )
 
@@ -171,7 +172,8 @@ class RunFolderCallback(Callback):
 
 
 class CheckpointCallback(Callback):
-    """Every round's global model through :class:`ModelManager`, plus the resume state.
+    """Every round's global model through :class:`ModelManager`, plus the resume state (and,
+    under FedBN, every site's own layers of the round: ``site_layers/``).
 
     The snapshot metadata carries what ``predict`` and ``restore`` need from a single round:
     the overall test metrics, the preprocessing spec and the alarm threshold.
@@ -188,6 +190,10 @@ class CheckpointCallback(Callback):
         if self._engine is None:
             raise RuntimeError("CheckpointCallback.after_round before on_train_begin")
         extra = {**self.extra, "threshold": result.evaluation.threshold}
+        site_layers = self._engine.site_layers
+        if site_layers is not None:  # first: a saved round always has its sites' layers
+            write_site_layers(self.run_dir, result.round_num, site_layers,
+                              list(self._engine.data.site_ids))
         self.manager.save_model_state(
             GLOBAL_MODEL_ID, result.round_num, metrics=jsonable(result.overall),
             extra=jsonable(extra),

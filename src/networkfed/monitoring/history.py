@@ -30,6 +30,7 @@ from networkfed.monitoring.run_folder import (
     read_metrics,
     round_rows,
 )
+from networkfed.monitoring.run_writer import with_site_layers
 
 __all__ = [
     "SavedRound",
@@ -137,8 +138,12 @@ def validation_pr_auc_by_round(run_dir: str | Path) -> dict[int, float]:
     }
 
 
-def restore_round(run_dir: str | Path, round_num: int, out: str | Path) -> tuple[Path, Path]:
+def restore_round(
+    run_dir: str | Path, round_num: int, out: str | Path, site_id: str | None = None
+) -> tuple[Path, Path]:
     """Write round ``round_num`` to ``out`` (safetensors) and its metadata to ``out``'s ``.json``.
+
+    After a FedBN run, ``site_id`` writes that site's model (its own BatchNorm layers).
 
     The metadata (model type and config, preprocessing, threshold, metrics, source run) is
     also embedded in the safetensors header, so the tensor file alone is self-describing.
@@ -148,7 +153,8 @@ def restore_round(run_dir: str | Path, round_num: int, out: str | Path) -> tuple
     UnknownRoundError
         If the round was never saved; lists the saved rounds.
     ConfigError
-        If ``out`` ends in ``.json`` (that name is reserved for the metadata).
+        If ``out`` ends in ``.json`` (that name is reserved for the metadata), or ``site_id``
+        is not one of a FedBN run's sites.
     """
     target = Path(out)
     sidecar = target.with_suffix(".json")
@@ -158,7 +164,10 @@ def restore_round(run_dir: str | Path, round_num: int, out: str | Path) -> tuple
     if round_num not in rounds:
         raise UnknownRoundError(GLOBAL_MODEL_ID, round_num, rounds)
     state, snapshot = manager.get_snapshot(GLOBAL_MODEL_ID, round_num)
+    state = with_site_layers(Path(run_dir), round_num, state, site_id)
     metadata = _restored_metadata(Path(run_dir), snapshot)
+    if site_id is not None:
+        metadata["site"] = site_id
     header = {"networkfed": json.dumps(metadata)}
     with atomic_path(target) as temp:
         safetensors.torch.save_file(_contiguous(state), str(temp), metadata=header)

@@ -67,6 +67,8 @@ def _what_ran(config: Mapping[str, Any] | None) -> str:
     data = config.get("data", {})
     options = config.get("strategy_options") or {}
     strategy = str(config.get("strategy", "?")) + (f" {json.dumps(options)}" if options else "")
+    if config.get("fedbn"):
+        strategy += " with FedBN (each site keeps its own BatchNorm layers)"
     return (
         f"{str(config.get('model', '?')).upper()} model, {strategy}, "
         f"{data.get('dataset', '?')} data ({data.get('partition', '?')} partition), "

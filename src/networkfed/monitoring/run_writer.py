@@ -9,6 +9,7 @@ strategy's server state as safetensors.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 import sys
@@ -25,9 +26,10 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from networkfed import __version__
-from networkfed.core.errors import CheckpointError, RunFolderError
+from networkfed.core.errors import CheckpointError, ConfigError, RunFolderError
 from networkfed.federated.config import RunConfig
 from networkfed.federated.evaluation import Evaluation
+from networkfed.federated.site_layers import SiteLayers
 from networkfed.monitoring.files import atomic_write_bytes, atomic_write_text
 from networkfed.monitoring.run_folder import (
     CONFIG_FILE,
@@ -36,7 +38,10 @@ from networkfed.monitoring.run_folder import (
     METRIC_KEYS,
     PREDICTIONS_FILE,
     SUMMARY_FILE,
+    site_layers_file,
 )
+
+logger = logging.getLogger(__name__)
 
 try:  # Python 3.11+
     import tomllib
@@ -191,6 +196,50 @@ def write_resume_state(run_dir: Path, snapshot: Mapping[str, Any]) -> None:
             old.unlink(missing_ok=True)
 
 
+def write_site_layers(
+    run_dir: Path, round_num: int, layers: SiteLayers, site_ids: list[str]
+) -> None:
+    """Save the sites' own layers (FedBN) of a round, before the round's checkpoint."""
+    atomic_write_bytes(site_layers_file(run_dir, round_num), layers.to_bytes(site_ids))
+
+
+def read_site_layers(run_dir: Path, round_num: int) -> tuple[SiteLayers, list[str]] | None:
+    """The sites' own layers of a round and the federation's sites (``None``: not FedBN)."""
+    path = site_layers_file(run_dir, round_num)
+    if not path.is_file():
+        return None
+    return SiteLayers.from_bytes(path.read_bytes(), path)
+
+
+def with_site_layers(
+    run_dir: Path, round_num: int, state: dict[str, torch.Tensor], site_id: str | None
+) -> dict[str, torch.Tensor]:
+    """A saved round's global state with ``site_id``'s own layers, after a FedBN run.
+
+    Without ``site_id``, or for a site that had not trained by that round, the state keeps
+    the averaged layers: what a new site would start from (a warning says so). Runs without
+    FedBN return ``state`` unchanged.
+
+    Raises
+    ------
+    ConfigError
+        If ``site_id`` is not one of the FedBN run's sites.
+    """
+    saved = read_site_layers(Path(run_dir), round_num)
+    if saved is None:
+        return state
+    layers, federation_sites = saved
+    if site_id is None:
+        logger.warning("%s is a FedBN run: without --site NAME the model uses the sites' "
+                       "averaged BatchNorm layers (sites: %s)", run_dir,
+                       ", ".join(federation_sites))
+        return state
+    if site_id not in federation_sites:
+        raise ConfigError("--site", site_id,
+                          f"one of the FedBN run's sites ({', '.join(federation_sites)})")
+    return layers.personalize(state, site_id)
+
+
 def read_resume_state(run_dir: Path) -> dict[str, Any] | None:
     """The last saved snapshot, or ``None`` if the run saved none."""
     folder = run_dir / RESUME_DIR
@@ -203,6 +252,9 @@ def read_resume_state(run_dir: Path) -> dict[str, Any] | None:
         document["strategy"] = load_safetensors(data)
     except (OSError, KeyError, ValueError) as error:
         raise CheckpointError(path, f"cannot read the resume state ({error})") from None
+    saved_layers = read_site_layers(run_dir, int(document["completed_round"]))
+    if saved_layers is not None:
+        document["site_layers"] = saved_layers[0]
     return document
 
 

@@ -9,7 +9,7 @@ nothing in the folder is changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from networkfed.core.enums import ModelType
 from networkfed.core.errors import CheckpointError, RunFolderError, UnknownRoundError
 from networkfed.data.types import PreprocessingSpec
 from networkfed.models import ModelFactory, ModelManager
+from networkfed.monitoring.run_writer import with_site_layers
 
 CHECKPOINTS_DIR, GLOBAL_MODEL_ID = "checkpoints", "global"
 REQUIRED_EXTRA = ("preprocessing", "threshold", "model_type")
@@ -61,6 +62,8 @@ class ServedModel:
     preprocessing: PreprocessingSpec
     threshold: float
     module: FailureProbability
+    site_id: str | None = None
+    """The site whose own layers the model holds (FedBN) or whose data it was loaded for."""
 
     def predict_proba(self, x: Tensor, batch_size: int = 4096) -> np.ndarray:
         """Failure probability of every window in ``x``, as float64 for metrics."""
@@ -78,6 +81,7 @@ class ServedModel:
             "model_type": self.model_type.value,
             "model_overrides": self.model_overrides,
             "round": self.round_num,
+            **({"site": self.site_id} if self.site_id is not None else {}),
             "run_dir": str(self.run_dir),
             "input": "float32 windows of shape (batch, sequence_length, len(feature_names)), "
             "standardised with mean/std in feature order",
@@ -91,13 +95,22 @@ def saved_rounds(run_dir: str | Path) -> list[int]:
     return sorted(manager.list_rounds(GLOBAL_MODEL_ID))
 
 
-def load_served_model(run_dir: str | Path, round_num: int | None = None) -> ServedModel:
+def load_served_model(
+    run_dir: str | Path, round_num: int | None = None, site_id: str | None = None
+) -> ServedModel:
     """Rebuild round ``round_num`` (latest when ``None``) of a run's global model.
+
+    After a FedBN run, ``site_id`` puts that site's own BatchNorm layers of the round in
+    place of the averaged ones (what the run scored the site with); without it, or for a site
+    that had not trained by that round, the model keeps the averaged layers — what a new site
+    would start from. Otherwise ``site_id`` changes nothing here (see ``predict_file``).
 
     Raises
     ------
     RunFolderError
         If the folder or its checkpoints are missing.
+    ConfigError
+        If ``site_id`` is not one of a FedBN run's sites.
     UnknownRoundError
         If ``round_num`` was never saved; the message lists the saved rounds.
     CheckpointError
@@ -112,7 +125,9 @@ def load_served_model(run_dir: str | Path, round_num: int | None = None) -> Serv
     if chosen not in rounds:
         raise UnknownRoundError(GLOBAL_MODEL_ID, chosen, rounds)
     state, metadata = manager.get_snapshot(GLOBAL_MODEL_ID, chosen)
-    return _build(folder, chosen, state, metadata, _extra(folder, chosen, metadata))
+    state = with_site_layers(folder, chosen, state, site_id)
+    served = _build(folder, chosen, state, metadata, _extra(folder, chosen, metadata))
+    return replace(served, site_id=site_id) if site_id is not None else served
 
 
 def _manager(folder: Path) -> ModelManager:
