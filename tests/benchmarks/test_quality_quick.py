@@ -140,7 +140,7 @@ def test_tuned_ai4i_rounds_follow_each_model(tmp_path: Path) -> None:
     tuned = [e for e in protocols.plan(tmp_path, only="ai4i2020") if e.settings == "tuned"]
 
     rounds = {(e.model, e.run.rounds, e.run.hparams["step_size"]) for e in tuned}
-    assert rounds == {("cnn", 30, 10), ("lstm", 60, 20), ("hybrid", 60, 20)}
+    assert rounds == {("cnn", 45, 15), ("lstm", 60, 20), ("hybrid", 60, 20)}
     assert {e.run.class_weighting for e in tuned} == {"none"}
 
 
@@ -154,3 +154,30 @@ def test_fedbn_runs_only_for_the_models_with_batchnorm(tmp_path: Path) -> None:
         ("ai4i2020", "product_type"), ("ai4i2020", "dirichlet"), ("cmapss", "subsets")}
     assert all(e.run.strategy == "fedavg" and not e.run.baselines for e in fedbn)
     assert not [e for e in experiments if e.strategy == protocols.FEDBN and not e.run.fedbn]
+
+
+def _seed_result(model: str, strategy: str, federated_f1: float,
+                 local_f1: float | None) -> dict:
+    site = {"positives": 5, "pr_auc": 0.5}
+    modes = {"federated": {"overall": {}, "per_site": {"a": {**site, "f1": federated_f1}}}}
+    if local_f1 is not None:
+        modes["local"] = {"overall": {}, "per_site": {"a": {**site, "f1": local_f1}}}
+    return {"dataset": "ai4i2020", "partition": "dirichlet", "model": model,
+            "strategy": strategy, "settings": "tuned", "seed": 0, "modes": modes}
+
+
+def test_site_comparison_pairs_fedbn_with_the_fedavg_run_s_local_models() -> None:
+    results = [
+        _seed_result("cnn", "fedavg", 0.5, 0.6),            # worse than alone
+        _seed_result("cnn", protocols.FEDBN, 0.7, None),    # better than the same local model
+        _seed_result("lstm", "fedavg", 0.8, 0.6),
+    ]
+
+    sites = quality_report.site_comparison(results)
+    checks = {c["target"].rsplit(", ", 1)[1]: c for c in quality_report._site_checks(sites)}
+
+    fedbn = [s for s in sites if s["strategy"] == protocols.FEDBN]
+    assert len(fedbn) == 1 and fedbn[0]["local_f1"] == 0.6
+    assert checks["FedAvg"]["worse_federated"] == 1
+    assert checks["FedBN for CNN and hybrid"]["worse_federated"] == 0
+    assert checks["FedBN for CNN and hybrid"]["comparable_site_runs"] == 2
