@@ -107,11 +107,17 @@ BatchNorm running variances, which went negative for the CNN and the hybrid on C
 model then predicts NaN). C-MAPSS uses the same choice."""
 
 
-BATCHNORM_MODELS = ("cnn", "hybrid")
-FEDBN = "fedavg+fedbn"
-"""FedAvg with every site keeping its own BatchNorm layers (``RunConfig.fedbn``), run for the
-models that have BatchNorm: on AI4I's one-type sites it was the lever for their gap to
-centralized training (README, "What was tried", fourth round)."""
+FEDBN, FEDPER, FEDBN_FEDPER = "fedavg+fedbn", "fedavg+fedper", "fedavg+fedbn+fedper"
+PER_SITE_LAYERS: dict[str, tuple[str, str]] = {
+    "cnn": (FEDBN, "fedbn"), "hybrid": (FEDBN, "fedbn"), "lstm": (FEDPER, "fedper")}
+"""Each model's FedAvg with layers kept per site (label, ``RunConfig`` switch): BatchNorm for
+the models that have it (FedBN: on AI4I's one-type sites the lever for their gap to
+centralized training, README "What was tried", fourth round), the output layer for the LSTM
+(FedPer: under Dirichlet label skew, fifth round)."""
+BOTH_ON_AI4I = ("cnn", "hybrid")
+"""Models that also run FedBN and FedPer together on AI4I (the fifth round's Dirichlet pilot:
+CNN 0.684 -> 0.716 F1, hybrid 0.648 -> 0.661); not on C-MAPSS, where FedBN alone did not
+help and the subsets' failure rates are alike."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,7 @@ def _federation(
     settings_name: str, settings: dict[str, Any], *, other_strategy: bool, stride: int = 1,
 ) -> list[Experiment]:
     """FedAvg with baselines (and the classical reference), plus the best other strategy and
-    FedAvg with FedBN for the models with BatchNorm."""
+    FedAvg with each model's layers kept per site (:data:`PER_SITE_LAYERS`)."""
     strategies = [("fedavg", {}, True)]
     if other_strategy:
         name, options = BEST_OTHER_STRATEGY[dataset.split("-")[0]]
@@ -194,12 +200,20 @@ def _federation(
                     dataset, partition, model, strategy, settings_name, seed, run,
                     train_stride=stride, classical=baselines and model == MODELS[0],
                 ))
-            if other_strategy and model in BATCHNORM_MODELS:
+            if other_strategy:
+                label, switch = PER_SITE_LAYERS[model]
                 run = _run_config(data, model, seed, _for_model(settings, model),
                                   strategy="fedavg", options={}, baselines=False,
-                                  min_fit_clients=2).model_copy(update={"fedbn": True})
-                experiments.append(Experiment(dataset, partition, model, FEDBN, settings_name,
+                                  min_fit_clients=2).model_copy(update={switch: True})
+                experiments.append(Experiment(dataset, partition, model, label, settings_name,
                                               seed, run, train_stride=stride))
+            if other_strategy and dataset == "ai4i2020" and model in BOTH_ON_AI4I:
+                run = _run_config(data, model, seed, _for_model(settings, model),
+                                  strategy="fedavg", options={}, baselines=False,
+                                  min_fit_clients=2)
+                run = run.model_copy(update={"fedbn": True, "fedper": True})
+                experiments.append(Experiment(dataset, partition, model, FEDBN_FEDPER,
+                                              settings_name, seed, run, train_stride=stride))
     return experiments
 
 

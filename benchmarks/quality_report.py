@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from quality_protocols import BATCHNORM_MODELS, FEDBN
+from quality_protocols import PER_SITE_LAYERS
 
 __all__ = ["aggregate", "markdown_table", "site_comparison", "target_checks"]
 
@@ -169,14 +169,14 @@ def target_checks(records: list[dict[str, Any]],
 
 def _site_checks(sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every site at least as good federated as alone: with FedAvg for every model, and with
-    FedBN for the models that have BatchNorm (FedAvg for the LSTM)."""
+    each model's layers kept per site (FedBN for the CNN and hybrid, FedPer for the LSTM)."""
     comparable = [s for s in sites if s["comparable"]]
     if not comparable:
         return []
     selections = {
         "FedAvg": lambda s: s["strategy"] == "fedavg",
-        "FedBN for CNN and hybrid": lambda s: s["strategy"] == (
-            FEDBN if s["model"] in BATCHNORM_MODELS else "fedavg"),
+        "FedBN for CNN and hybrid, FedPer for the LSTM": (
+            lambda s: s["strategy"] == PER_SITE_LAYERS[s["model"]][0]),
     }
     checks = []
     for name, chosen in selections.items():

@@ -144,16 +144,21 @@ def test_tuned_ai4i_rounds_follow_each_model(tmp_path: Path) -> None:
     assert {e.run.class_weighting for e in tuned} == {"none"}
 
 
-def test_fedbn_runs_only_for_the_models_with_batchnorm(tmp_path: Path) -> None:
+def test_per_site_layers_run_for_every_model_with_its_own_switch(tmp_path: Path) -> None:
     experiments = protocols.plan(tmp_path)
 
-    fedbn = [e for e in experiments if e.run.fedbn]
-    assert fedbn and all(e.strategy == protocols.FEDBN for e in fedbn)
-    assert {e.model for e in fedbn} == {"cnn", "hybrid"}
-    assert {(e.dataset, e.partition) for e in fedbn} == {
-        ("ai4i2020", "product_type"), ("ai4i2020", "dirichlet"), ("cmapss", "subsets")}
-    assert all(e.run.strategy == "fedavg" and not e.run.baselines for e in fedbn)
-    assert not [e for e in experiments if e.strategy == protocols.FEDBN and not e.run.fedbn]
+    both = [e for e in experiments if e.run.fedbn and e.run.fedper]
+    fedbn = [e for e in experiments if e.run.fedbn and not e.run.fedper]
+    fedper = [e for e in experiments if e.run.fedper and not e.run.fedbn]
+    assert {e.strategy for e in both} == {protocols.FEDBN_FEDPER}
+    assert {(e.dataset, e.model) for e in both} == {("ai4i2020", "cnn"), ("ai4i2020", "hybrid")}
+    assert {e.model for e in fedbn} == {"cnn", "hybrid"} and {e.model for e in fedper} == {"lstm"}
+    assert {e.strategy for e in fedbn} == {protocols.FEDBN}
+    assert {e.strategy for e in fedper} == {protocols.FEDPER}
+    for runs in (fedbn, fedper):
+        assert {(e.dataset, e.partition) for e in runs} == {
+            ("ai4i2020", "product_type"), ("ai4i2020", "dirichlet"), ("cmapss", "subsets")}
+        assert all(e.run.strategy == "fedavg" and not e.run.baselines for e in runs)
 
 
 def _seed_result(model: str, strategy: str, federated_f1: float,
@@ -171,13 +176,14 @@ def test_site_comparison_pairs_fedbn_with_the_fedavg_run_s_local_models() -> Non
         _seed_result("cnn", "fedavg", 0.5, 0.6),            # worse than alone
         _seed_result("cnn", protocols.FEDBN, 0.7, None),    # better than the same local model
         _seed_result("lstm", "fedavg", 0.8, 0.6),
+        _seed_result("lstm", protocols.FEDPER, 0.5, None),  # worse than the same local model
     ]
 
     sites = quality_report.site_comparison(results)
-    checks = {c["target"].rsplit(", ", 1)[1]: c for c in quality_report._site_checks(sites)}
+    checks = {c["target"].split("split), ", 1)[1]: c for c in quality_report._site_checks(sites)}
 
     fedbn = [s for s in sites if s["strategy"] == protocols.FEDBN]
     assert len(fedbn) == 1 and fedbn[0]["local_f1"] == 0.6
     assert checks["FedAvg"]["worse_federated"] == 1
-    assert checks["FedBN for CNN and hybrid"]["worse_federated"] == 0
-    assert checks["FedBN for CNN and hybrid"]["comparable_site_runs"] == 2
+    per_site = checks["FedBN for CNN and hybrid, FedPer for the LSTM"]
+    assert per_site["worse_federated"] == 1 and per_site["comparable_site_runs"] == 2

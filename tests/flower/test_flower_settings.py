@@ -78,6 +78,7 @@ def test_fedbn_key_and_config_file_both_reach_the_run(tmp_path):
     assert FlowerSettings.from_run_config({"fedbn": True}).config.fedbn is True
     assert FlowerSettings.from_run_config({"config-file": str(file)}).config.fedbn is True
     assert FlowerSettings.from_run_config({}).config.fedbn is False
+    assert FlowerSettings.from_run_config({"fedper": True}).config.fedper is True
 
 
 @pytest.mark.parametrize("bad", [

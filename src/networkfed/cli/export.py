@@ -20,7 +20,7 @@ def default_export_path(
     run_dir: Path, round_num: int, export_format: str, site_id: str | None = None
 ) -> Path:
     """``RUN/exports/global_round_0005.onnx`` (``.pt`` for TorchScript; ``site_<NAME>_...``
-    for one site's model of a FedBN run)."""
+    for one site's model of a FedBN / FedPer run)."""
     stem = "global" if site_id is None else f"site_{site_id}"
     return run_dir / "exports" / f"{stem}_round_{round_num:04d}{SUFFIXES[export_format]}"
 
@@ -38,7 +38,7 @@ def export_command(
         None, "--out", help="Model file to write (default: RUN/exports/global_round_NNNN.onnx)."
     ),
     site: str | None = typer.Option(
-        None, "--site", help="After a FedBN run: export that site's model (its own BatchNorm "
+        None, "--site", help="After a FedBN / FedPer run: export that site's model (its own "
         "layers) instead of the one with the averaged layers."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),

@@ -69,6 +69,8 @@ def up_command(
     min_fit_clients: Annotated[int | None, Opt(help="Fewest sites a round may aggregate.")] = None,
     fedbn: Annotated[bool | None, Opt("--fedbn/--no-fedbn", help="FedBN: each site keeps its "
                                       "own BatchNorm layers.")] = None,
+    fedper: Annotated[bool | None, Opt("--fedper/--no-fedper", help="FedPer: each site keeps its "
+                                       "own output layer.")] = None,
     dataset: Annotated[str | None, Opt(help="synthetic, ai4i2020, cmapss or csv.")] = None,
     rows_per_site: Annotated[int | None, Opt(help="Synthetic rows per site.")] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
@@ -87,7 +89,8 @@ def up_command(
     base = read_config_file(config_file) if config_file is not None else {}
     flags = {"rounds": rounds, "local_epochs": local_epochs, "model": model,
              "strategy": strategy, "min_fit_clients": min_fit_clients, "seed": seed,
-             "fedbn": fedbn, "engine": "flower", "run_dir": run_dir or folder / "run"}
+             "fedbn": fedbn, "fedper": fedper, "engine": "flower",
+             "run_dir": run_dir or folder / "run"}
     config = build_run_config(base, flags, {"dataset": dataset, "rows_per_site": rows_per_site})
     nodes = node_configs(config, _site_paths(site))
     echo = None if quiet else (lambda line: console.print(Text.from_ansi(line)))

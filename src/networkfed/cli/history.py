@@ -91,8 +91,8 @@ def restore_command(
     run: Annotated[Path, typer.Argument(help="Run folder written by `networkfed simulate`.")],
     round_num: Annotated[int, typer.Option("--round", help="Round to restore (see `history`).")],
     out: Annotated[Path, typer.Option("--out", help="Model file to write (.safetensors).")],
-    site: Annotated[str | None, typer.Option("--site", help="After a FedBN run: that site's "
-                                             "model (its own BatchNorm layers).")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="After a FedBN / FedPer run: that "
+                                             "site's model (its own layers).")] = None,
 ) -> None:
     """Write round N's global model to FILE (safetensors) and FILE's .json beside it (model
     type and config, preprocessing, threshold, metrics), enough to rebuild the model."""

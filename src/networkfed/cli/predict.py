@@ -74,8 +74,8 @@ def predict_command(
     site: str | None = typer.Option(
         None, "--site",
         help="The site the file comes from; required after a run with normalization=\"site\" "
-        "(each site standardised with its own statistics); after a FedBN run it selects that "
-        "site's own BatchNorm layers.",
+        "(each site standardised with its own statistics); after a FedBN / FedPer run it selects "
+        "that site's own layers.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),

@@ -77,6 +77,8 @@ def simulate_command(
     fedbn: Annotated[bool | None, Opt("--fedbn/--no-fedbn", help="FedBN: each site keeps its "
                                       "own BatchNorm layers (CNN, hybrid).",
                                       rich_help_panel=FED)] = None,
+    fedper: Annotated[bool | None, Opt("--fedper/--no-fedper", help="FedPer: each site keeps its "
+                                       "own output layer.", rich_help_panel=FED)] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     baselines: Annotated[bool | None, Opt("--baselines/--no-baselines", help="Also train "
                                           "centralized and local-only baselines.")] = None,
@@ -100,7 +102,7 @@ def simulate_command(
         "fraction_fit": fraction_fit, "min_fit_clients": min_fit_clients,
         "site_dropout_rate": site_dropout_rate, "seed": seed, "baselines": baselines,
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
-        "fedbn": fedbn,
+        "fedbn": fedbn, "fedper": fedper,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,

@@ -61,6 +61,9 @@ class RunConfig(BaseModel):
     """FedBN: every site keeps its own BatchNorm layers, for training and scoring; all other
     layers are aggregated as the strategy says (:mod:`networkfed.federated.site_layers`). No
     effect on a model without BatchNorm (the LSTM)."""
+    fedper: bool = False
+    """FedPer: every site keeps its own output layer (the model's last linear layer), for
+    training and scoring; with ``fedbn`` both stay at the sites."""
     baselines: bool = False
     run_dir: Path | None = None
 

@@ -29,7 +29,7 @@ from networkfed.federated.local_training import (
 )
 from networkfed.federated.results import BaselineResults, RoundResult, RunResult
 from networkfed.federated.sampling import sample_sites, simulate_dropouts
-from networkfed.federated.site_layers import SiteLayers, batchnorm_keys
+from networkfed.federated.site_layers import SiteLayers, batchnorm_keys, local_layer_keys
 from networkfed.federated.strategies import Strategy
 from networkfed.federated.types import SiteUpdate
 from networkfed.federated.validation import validate_update
@@ -82,11 +82,8 @@ class InProcessEngine:
         self._elapsed_before, self._started = 0.0, time.perf_counter()
         counts = [label_counts(site.train.y, data.num_classes) for site in data.sites.values()]
         self.class_weights = class_weights_from_counts(counts, config.class_weighting)
-        self.site_layers = SiteLayers(batchnorm_keys(model.model)) if config.fedbn else None
-        """Each site's own BatchNorm layers under FedBN (``None``: every layer is shared)."""
-        if self.site_layers is not None and not self.site_layers.keys:
-            logger.warning("fedbn: the %s model has no BatchNorm layer, so every layer is "
-                           "shared as without it", config.model)
+        self.site_layers = self._site_layers(config, model)
+        """Each site's own layers under FedBN / FedPer (``None``: every layer is shared)."""
 
     def run(self) -> RunResult:
         """Run the remaining rounds, then the baselines; return the result."""
@@ -139,6 +136,16 @@ class InProcessEngine:
         result = self._result(last, baselines, stopped_early)
         self.callbacks.on_train_end(result)
         return result
+
+    @staticmethod
+    def _site_layers(config: RunConfig, model: ModelWrapper) -> SiteLayers | None:
+        if not (config.fedbn or config.fedper):
+            return None
+        if config.fedbn and not batchnorm_keys(model.model):
+            logger.warning("fedbn: the %s model has no BatchNorm layer, so no layer stays at "
+                           "the sites for it", config.model)
+        return SiteLayers(local_layer_keys(model.model, batchnorm=config.fedbn,
+                                           head=config.fedper))
 
     # --- state for resume ------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -199,11 +206,12 @@ class InProcessEngine:
         return self.runner.run(tasks, lambda u: self.callbacks.on_site_trained(round_num, u))
 
     def _site_state(self, state: Mapping[str, Tensor], site_id: str) -> Mapping[str, Tensor]:
-        """What ``site_id`` starts from: the global state, with its own layers under FedBN."""
+        """What ``site_id`` starts from: the global state, with its own layers under FedBN /
+        FedPer."""
         return state if self.site_layers is None else self.site_layers.personalize(state, site_id)
 
     def _keep_site_layers(self, updates: Sequence[SiteUpdate]) -> None:
-        """Under FedBN, the accepted updates' BatchNorm layers stay with their sites."""
+        """Under FedBN / FedPer, the accepted updates' own layers stay with their sites."""
         if self.site_layers is not None:
             for update in updates:
                 self.site_layers.keep(update.site_id, update.state)
@@ -238,7 +246,7 @@ class InProcessEngine:
         per_site_threshold: bool = False,
     ) -> Evaluation:
         """Every site's predictions, then metrics; ``personal``: each site with its own layers
-        (FedBN; the federated model), otherwise ``state`` as it is (a baseline)."""
+        (FedBN / FedPer; the federated model), otherwise ``state`` as it is (a baseline)."""
         sites = list(self.data.site_ids)
         tasks = [
             Task("predict", (self._site_state(state, s) if personal else state, s,

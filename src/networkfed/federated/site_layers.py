@@ -1,14 +1,17 @@
-"""FedBN: the BatchNorm layers each site keeps for itself.
+"""Layers each site keeps for itself: BatchNorm (FedBN) and the output layer (FedPer).
 
 FedBN (Li et al., ICLR 2021) averages every layer but BatchNorm. A site whose rows differ in
 distribution from the others' (one product type per plant, a plant with far more failures)
 normalises its activations with statistics of *its* data, while training; averaging those
 layers forces every site to use the fleet's, which is what kept the federated CNN and hybrid
 ~0.1 F1 below their centralized models on AI4I (README, "What was tried", fourth round).
+FedPer (Arivazhagan et al., 2019) keeps the last layers at each site: under label skew a
+site's failure rate is its own, and a shared output layer has to average priors that differ
+by an order of magnitude between sites (README, fifth round).
 
 :class:`SiteLayers` is the server's record of each site's own layers: a site trains from the
 global model with its own layers put back in (:meth:`SiteLayers.personalize`), and is scored
-the same way. The global model still holds the *average* of the BatchNorm layers (the
+the same way. The global model still holds the *average* of the kept layers (the
 strategy aggregates every key), which is what a site that has not trained yet, or a new plant,
 starts from. Keeping the record on the server, not in each site's process, is what makes
 round checkpoints, ``--resume`` and a restarted Flower SuperNode see the same layers; the
@@ -28,7 +31,7 @@ from torch import Tensor, nn
 from networkfed.core.errors import CheckpointError
 from networkfed.models.checkpoints import header_metadata
 
-__all__ = ["SiteLayers", "batchnorm_keys"]
+__all__ = ["SiteLayers", "batchnorm_keys", "head_keys", "local_layer_keys"]
 
 
 def batchnorm_keys(model: nn.Module) -> frozenset[str]:
@@ -41,14 +44,29 @@ def batchnorm_keys(model: nn.Module) -> frozenset[str]:
     return frozenset(keys)
 
 
+def head_keys(model: nn.Module) -> frozenset[str]:
+    """State-dict keys of the output layer: the last ``nn.Linear`` of the model."""
+    linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not linears:
+        return frozenset()
+    prefix = f"{linears[-1]}." if linears[-1] else ""
+    return frozenset(prefix + key for key in model.get_submodule(linears[-1]).state_dict())
+
+
+def local_layer_keys(model: nn.Module, *, batchnorm: bool, head: bool) -> frozenset[str]:
+    """The keys each site keeps: BatchNorm's (FedBN), the output layer's (FedPer), or both."""
+    return (batchnorm_keys(model) if batchnorm else frozenset()) | (
+        head_keys(model) if head else frozenset())
+
+
 class SiteLayers:
     """Each site's own copy of the layers in ``keys`` (empty until the site has trained).
 
     Parameters
     ----------
     keys
-        The state-dict keys a site keeps (:func:`batchnorm_keys`); no key means FedBN has
-        nothing to keep (the LSTM), and every site then uses the global model.
+        The state-dict keys a site keeps (:func:`local_layer_keys`); no key means there is
+        nothing to keep (FedBN on the LSTM), and every site then uses the global model.
     """
 
     def __init__(self, keys: Iterable[str]) -> None:

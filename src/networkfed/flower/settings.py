@@ -43,6 +43,7 @@ DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "min-fit-clients": 3,
     "class-weighting": "balanced",
     "fedbn": False,
+    "fedper": False,
     "config-file": "",
     "run-dir": "",
     "resume": False,
@@ -66,6 +67,7 @@ _RUN_FIELDS = {  # key -> RunConfig field ("data." for the data table)
     "min-fit-clients": "min_fit_clients",
     "class-weighting": "class_weighting",
     "fedbn": "fedbn",
+    "fedper": "fedper",
 }
 
 

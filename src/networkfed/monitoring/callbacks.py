@@ -173,7 +173,7 @@ class RunFolderCallback(Callback):
 
 class CheckpointCallback(Callback):
     """Every round's global model through :class:`ModelManager`, plus the resume state (and,
-    under FedBN, every site's own layers of the round: ``site_layers/``).
+    under FedBN / FedPer, every site's own layers of the round: ``site_layers/``).
 
     The snapshot metadata carries what ``predict`` and ``restore`` need from a single round:
     the overall test metrics, the preprocessing spec and the alarm threshold.

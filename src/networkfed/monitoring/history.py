@@ -143,7 +143,7 @@ def restore_round(
 ) -> tuple[Path, Path]:
     """Write round ``round_num`` to ``out`` (safetensors) and its metadata to ``out``'s ``.json``.
 
-    After a FedBN run, ``site_id`` writes that site's model (its own BatchNorm layers).
+    After a FedBN / FedPer run, ``site_id`` writes that site's model (its own layers).
 
     The metadata (model type and config, preprocessing, threshold, metrics, source run) is
     also embedded in the safetensors header, so the tensor file alone is self-describing.
@@ -154,7 +154,7 @@ def restore_round(
         If the round was never saved; lists the saved rounds.
     ConfigError
         If ``out`` ends in ``.json`` (that name is reserved for the metadata), or ``site_id``
-        is not one of a FedBN run's sites.
+        is not one of a FedBN / FedPer run's sites.
     """
     target = Path(out)
     sidecar = target.with_suffix(".json")

@@ -69,6 +69,8 @@ def _what_ran(config: Mapping[str, Any] | None) -> str:
     strategy = str(config.get("strategy", "?")) + (f" {json.dumps(options)}" if options else "")
     if config.get("fedbn"):
         strategy += " with FedBN (each site keeps its own BatchNorm layers)"
+    if config.get("fedper"):
+        strategy += " with FedPer (each site keeps its own output layer)"
     return (
         f"{str(config.get('model', '?')).upper()} model, {strategy}, "
         f"{data.get('dataset', '?')} data ({data.get('partition', '?')} partition), "

@@ -126,8 +126,8 @@ def per_site(run: RunRecord, counts: Counts) -> str:
             [row[0], fmt(count[0] if count else None), fmt(count[1] if count else None), *row[1:]]
         )
     body = table(headers, rows, highlight=[len(rows) - 1] if OVERALL in finals else [])
-    if (run.config or {}).get("fedbn"):
-        body = note("FedBN: each site is scored with its own BatchNorm layers and the shared "
+    if (run.config or {}).get("fedbn") or (run.config or {}).get("fedper"):
+        body = note("FedBN / FedPer: each site is scored with its own layers and the shared "
                     "rest of the model (networkfed predict --site NAME uses the same).") + body
     return section("Per site (final federated model)", body, "per-site")
 

@@ -31,11 +31,11 @@ METRICS_FILE, SUMMARY_FILE = "metrics.jsonl", "summary.json"
 CONFIG_FILE, MANIFEST_FILE, PREDICTIONS_FILE = "config.toml", "manifest.json", "predictions.csv"
 CHECKPOINTS_DIR, GLOBAL_MODEL_ID = "checkpoints", "global"
 SITE_LAYERS_DIR = "site_layers"
-"""FedBN runs: ``round_NNNN.safetensors`` with every site's own BatchNorm layers of that round."""
+"""FedBN / FedPer runs: ``round_NNNN.safetensors``, every site's own layers of that round."""
 
 
 def site_layers_file(run_dir: Path, round_num: int) -> Path:
-    """Where a FedBN run keeps the sites' own layers of ``round_num``."""
+    """Where a FedBN / FedPer run keeps the sites' own layers of ``round_num``."""
     return Path(run_dir) / SITE_LAYERS_DIR / f"round_{round_num:04d}.safetensors"
 
 METRIC_KEYS = tuple(key for key in ALL_METRIC_KEYS if key not in COUNT_KEYS)

@@ -199,12 +199,13 @@ def write_resume_state(run_dir: Path, snapshot: Mapping[str, Any]) -> None:
 def write_site_layers(
     run_dir: Path, round_num: int, layers: SiteLayers, site_ids: list[str]
 ) -> None:
-    """Save the sites' own layers (FedBN) of a round, before the round's checkpoint."""
+    """Save the sites' own layers (FedBN / FedPer) of a round, before the round's checkpoint."""
     atomic_write_bytes(site_layers_file(run_dir, round_num), layers.to_bytes(site_ids))
 
 
 def read_site_layers(run_dir: Path, round_num: int) -> tuple[SiteLayers, list[str]] | None:
-    """The sites' own layers of a round and the federation's sites (``None``: not FedBN)."""
+    """The sites' own layers of a round and the federation's sites (``None``: the run keeps
+    no layer per site)."""
     path = site_layers_file(run_dir, round_num)
     if not path.is_file():
         return None
@@ -214,29 +215,29 @@ def read_site_layers(run_dir: Path, round_num: int) -> tuple[SiteLayers, list[st
 def with_site_layers(
     run_dir: Path, round_num: int, state: dict[str, torch.Tensor], site_id: str | None
 ) -> dict[str, torch.Tensor]:
-    """A saved round's global state with ``site_id``'s own layers, after a FedBN run.
+    """A saved round's global state with ``site_id``'s own layers, after a FedBN / FedPer run.
 
     Without ``site_id``, or for a site that had not trained by that round, the state keeps
     the averaged layers: what a new site would start from (a warning says so). Runs without
-    FedBN return ``state`` unchanged.
+    FedBN or FedPer return ``state`` unchanged.
 
     Raises
     ------
     ConfigError
-        If ``site_id`` is not one of the FedBN run's sites.
+        If ``site_id`` is not one of the run's sites.
     """
     saved = read_site_layers(Path(run_dir), round_num)
     if saved is None:
         return state
     layers, federation_sites = saved
     if site_id is None:
-        logger.warning("%s is a FedBN run: without --site NAME the model uses the sites' "
-                       "averaged BatchNorm layers (sites: %s)", run_dir,
+        logger.warning("%s keeps layers per site (FedBN / FedPer): without --site NAME the "
+                       "model uses their average (sites: %s)", run_dir,
                        ", ".join(federation_sites))
         return state
     if site_id not in federation_sites:
         raise ConfigError("--site", site_id,
-                          f"one of the FedBN run's sites ({', '.join(federation_sites)})")
+                          f"one of the run's sites ({', '.join(federation_sites)})")
     return layers.personalize(state, site_id)
 
 

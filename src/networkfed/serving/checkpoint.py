@@ -63,7 +63,7 @@ class ServedModel:
     threshold: float
     module: FailureProbability
     site_id: str | None = None
-    """The site whose own layers the model holds (FedBN) or whose data it was loaded for."""
+    """The site whose own layers the model holds (FedBN / FedPer) or whose data it is for."""
 
     def predict_proba(self, x: Tensor, batch_size: int = 4096) -> np.ndarray:
         """Failure probability of every window in ``x``, as float64 for metrics."""
@@ -100,7 +100,7 @@ def load_served_model(
 ) -> ServedModel:
     """Rebuild round ``round_num`` (latest when ``None``) of a run's global model.
 
-    After a FedBN run, ``site_id`` puts that site's own BatchNorm layers of the round in
+    After a FedBN / FedPer run, ``site_id`` puts that site's own layers of the round in
     place of the averaged ones (what the run scored the site with); without it, or for a site
     that had not trained by that round, the model keeps the averaged layers — what a new site
     would start from. Otherwise ``site_id`` changes nothing here (see ``predict_file``).
@@ -110,7 +110,7 @@ def load_served_model(
     RunFolderError
         If the folder or its checkpoints are missing.
     ConfigError
-        If ``site_id`` is not one of a FedBN run's sites.
+        If ``site_id`` is not one of a FedBN / FedPer run's sites.
     UnknownRoundError
         If ``round_num`` was never saved; the message lists the saved rounds.
     CheckpointError

@@ -1,4 +1,5 @@
-"""FedBN: each site trains and is scored with its own BatchNorm layers; the rest is shared."""
+"""FedBN / FedPer: each site trains and is scored with its own BatchNorm layers / output layer;
+the rest is shared."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from networkfed.api import run_federated
 from networkfed.core.errors import CheckpointError, ConfigError
 from networkfed.federated.callbacks import Callback
 from networkfed.federated.results import RoundResult
-from networkfed.federated.site_layers import SiteLayers, batchnorm_keys
+from networkfed.federated.site_layers import SiteLayers, batchnorm_keys, head_keys
 from networkfed.federated.types import SiteUpdate
 from networkfed.models import ModelFactory, ModelManager
 from networkfed.monitoring.history import load_restored_model, restore_round
@@ -74,6 +75,33 @@ def test_batchnorm_keys_name_every_batchnorm_tensor_and_nothing_else() -> None:
     assert keys == expected
     assert batchnorm_keys(lstm) == frozenset()
     assert batchnorm_keys(hybrid) and batchnorm_keys(hybrid) < set(hybrid.state_dict())
+
+
+def test_head_keys_name_the_output_layer_of_every_model() -> None:
+    heads = {name: head_keys(ModelFactory.create_model(name, 10, 2, sequence_length=10).model)
+             for name in ("cnn", "lstm", "hybrid")}
+
+    assert heads == {"cnn": {"fc3.weight", "fc3.bias"}, "lstm": {"fc2.weight", "fc2.bias"},
+                     "hybrid": {"fc2.weight", "fc2.bias"}}
+
+
+def test_fedper_keeps_each_site_s_output_layer_and_shares_the_rest(tmp_path: Path) -> None:
+    # Prepare
+    config = tiny_config(model="lstm", fedper=True)
+
+    # Execute
+    fedper = run_federated(config, tiny_data(), run_dir=tmp_path / "run")
+    plain = run_federated(config.model_copy(update={"fedper": False}), tiny_data())
+    with_workers = run_federated(config.model_copy(update={"workers": 2}), tiny_data())
+
+    # Assert: only the output layer stays at the sites, and it changes the run
+    saved, sites = read_site_layers(tmp_path / "run", 2) or (None, [])
+    assert saved is not None and saved.keys == {"fc2.weight", "fc2.bias"}
+    assert sorted(saved.states) == sorted(sites)
+    first, second, *_ = sorted(saved.states)
+    assert not torch.equal(saved.states[first]["fc2.bias"], saved.states[second]["fc2.bias"])
+    assert fedper.summary()["final"] != plain.summary()["final"]
+    assert metric_values(with_workers.summary()) == metric_values(fedper.summary())
 
 
 def test_site_layers_round_trip_through_bytes_and_personalize_only_their_keys() -> None:
@@ -135,7 +163,7 @@ def test_served_site_model_reproduces_the_run_s_predictions_for_that_site(
 
     with caplog.at_level(logging.WARNING, logger="networkfed.monitoring"):
         fleet = load_served_model(run_dir)
-    assert "FedBN run" in caplog.text
+    assert "keeps layers per site" in caplog.text
     fleet_state = fleet.module.classifier.state_dict()
     torch.testing.assert_close(fleet_state["bn1.weight"], _global_state(run_dir, 2)["bn1.weight"])
     with pytest.raises(ConfigError, match="automotive_detroit"):
@@ -170,7 +198,7 @@ def test_fedbn_changes_the_run_and_workers_do_not() -> None:
 def test_fedbn_on_a_model_without_batchnorm_is_plain_fedavg(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    config = CONFIG.model_copy(update={"model": "lstm"})
+    config = tiny_config(model="lstm", fedbn=True)
     with caplog.at_level(logging.WARNING, logger="networkfed.federated"):
         fedbn = run_federated(config, tiny_data())
     plain = run_federated(config.model_copy(update={"fedbn": False}), tiny_data())
