@@ -67,10 +67,12 @@ def _what_ran(config: Mapping[str, Any] | None) -> str:
     data = config.get("data", {})
     options = config.get("strategy_options") or {}
     strategy = str(config.get("strategy", "?")) + (f" {json.dumps(options)}" if options else "")
-    if config.get("fedbn"):
-        strategy += " with FedBN (each site keeps its own BatchNorm layers)"
-    if config.get("fedper"):
-        strategy += " with FedPer (each site keeps its own output layer)"
+    kept = [text for key, text in (
+        ("fedbn", "FedBN (each site keeps its own BatchNorm layers)"),
+        ("fedper", "FedPer (each site keeps its own output layer)"),
+    ) if config.get(key)]
+    if kept:
+        strategy += " with " + " and ".join(kept)
     return (
         f"{str(config.get('model', '?')).upper()} model, {strategy}, "
         f"{data.get('dataset', '?')} data ({data.get('partition', '?')} partition), "
