@@ -144,6 +144,19 @@ def test_tuned_ai4i_rounds_follow_each_model(tmp_path: Path) -> None:
     assert {e.run.class_weighting for e in tuned} == {"none"}
 
 
+def test_tuned_ai4i_runs_see_the_feature_subset_with_bins_and_defaults_the_ten(
+    tmp_path: Path,
+) -> None:
+    ai4i = protocols.plan(tmp_path, only="ai4i2020")
+
+    tuned = {(e.run.data.features, e.run.data.feature_bins) for e in ai4i if e.settings == "tuned"}
+    default = {(e.run.data.features, e.run.data.feature_bins)
+               for e in ai4i if e.settings == "default"}
+    assert tuned == {(protocols.AI4I_TUNED_FEATURES, protocols.AI4I_TUNED_BINS)}
+    assert default == {(None, 0)}
+    assert "air_temperature_k" not in protocols.AI4I_TUNED_FEATURES
+
+
 def test_per_site_layers_run_for_every_model_with_its_own_switch(tmp_path: Path) -> None:
     experiments = protocols.plan(tmp_path)
 

@@ -81,6 +81,11 @@ def test_fedbn_key_and_config_file_both_reach_the_run(tmp_path):
     assert FlowerSettings.from_run_config({"fedper": True}).config.fedper is True
 
 
+def test_feature_bins_is_a_run_config_key() -> None:
+    assert FlowerSettings.from_run_config({"feature-bins": 4}).config.data.feature_bins == 4
+    assert FlowerSettings.from_run_config({}).config.data.feature_bins == 0
+
+
 @pytest.mark.parametrize("bad", [
     {"unknown-key": 1},
     {"round-timeout": 0.0},

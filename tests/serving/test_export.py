@@ -127,15 +127,21 @@ def test_legacy_onnx_exporter_is_the_fallback(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("bins", [0, 3], ids=["features", "features-and-bins"])
 def test_readme_onnx_example_gives_the_runs_probabilities(
-    runs: dict[str, Path], real_windows: torch.Tensor, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bins: int,
 ) -> None:
     # Prepare: raw (unstandardised) windows and model.onnx where the README expects them
-    served = load_served_model(runs["cnn"])
+    data = tiny_data(feature_bins=bins)
+    if bins:
+        make_run(tmp_path / "run", data=data, rounds=1)
+    served = load_served_model(tmp_path / "run" if bins else runs["cnn"])
     export_model(served, tmp_path / "model.onnx", "onnx")
     spec = served.preprocessing
-    raw = real_windows.double().numpy() * np.array(spec.std) + np.array(spec.mean)
+    real_windows = torch.cat([site.test.x for site in load_federated_data(data, 7).sites.values()])
+    assert real_windows.shape[-1] == spec.input_dim > (len(spec.feature_names) if bins else 0)
+    features = real_windows[..., : len(spec.feature_names)].double().numpy()
+    raw = features * np.array(spec.std) + np.array(spec.mean)
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = text[text.index("\n## Predicting and exporting\n"):]
     block = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[0]

@@ -91,10 +91,18 @@ def test_test_rows_fed_back_reproduce_the_runs_test_metrics(csv_run: Path, tmp_p
 
 
 @pytest.mark.slow
-def test_ai4i_test_rows_reproduce_the_runs_test_metrics(ai4i_csv: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", [
+    {},
+    {"features": ("torque_nm", "tool_wear_min", "mechanical_power_w", "product_quality"),
+     "feature_bins": 4},
+], ids=["ten-features", "subset-with-bins"])
+def test_ai4i_test_rows_reproduce_the_runs_test_metrics(
+    ai4i_csv: Path, tmp_path: Path, options: dict
+) -> None:
     # Prepare
     run_dir = tmp_path / "run"
-    make_run(run_dir, data=DataConfig(dataset="ai4i2020", data_path=ai4i_csv), rounds=1)
+    make_run(run_dir, data=DataConfig(dataset="ai4i2020", data_path=ai4i_csv, **options),
+             rounds=1)
     summary = json.loads((run_dir / "summary.json").read_text())
     files = write_test_rows(run_dir, tmp_path / "rows")
     served = load_served_model(run_dir)

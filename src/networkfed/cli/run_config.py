@@ -36,6 +36,8 @@ FLAG_NAMES = {
     "data.group_column": "--group-column",
     "data.time_column": "--time-column",
     "data.feature_columns": "--feature-columns",
+    "data.features": "--features",
+    "data.feature_bins": "--feature-bins",
     "strategy_options": "--strategy-option",
 }
 

@@ -57,6 +57,12 @@ def simulate_command(
                                                rich_help_panel=DATA)] = None,
     sequence_length: Annotated[int | None, Opt(help="Time steps per window.",
                                                rich_help_panel=DATA)] = None,
+    features: Annotated[str | None, Opt(help="Comma-separated subset of the source's features "
+                                        "the model sees (default: all).",
+                                        rich_help_panel=DATA)] = None,
+    feature_bins: Annotated[int | None, Opt(help="Up to N piecewise-linear bin columns per "
+                                            "feature, edges fitted federatedly (0 = off).",
+                                            rich_help_panel=DATA)] = None,
     model: Annotated[str | None, Opt(help="cnn, lstm or hybrid.")] = None,
     rounds: Annotated[int | None, Opt(help="Federated rounds.", rich_help_panel=FED)] = None,
     local_epochs: Annotated[int | None, Opt(help="Epochs per site per round.",
@@ -109,6 +115,7 @@ def simulate_command(
         "num_sites": num_sites, "rows_per_site": rows_per_site, "label_column": label,
         "site_column": site_column, "group_column": group_column, "time_column": time_column,
         "feature_columns": split_columns(feature_columns), "sequence_length": sequence_length,
+        "features": split_columns(features), "feature_bins": feature_bins,
     }
     config, folder = _resolve(config_file, hparams, run_flags, data_flags, run_dir, resume)
     summary = _run(config, folder, resume, quiet or as_json)

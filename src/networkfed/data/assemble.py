@@ -3,7 +3,9 @@
 The statistics flow is the federated one even in a single process: each site's training
 rows produce a :class:`SufficientStats` report (site side); only the reports are combined
 (server side); the combined mean and std go back to every site. With
-``normalization="site"`` each site keeps its own report's statistics instead.
+``normalization="site"`` each site keeps its own report's statistics instead. Bin columns
+(``feature_bins``) follow the same flow: per-class histograms of the standardised training
+rows go to the server, the edges come back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 import torch
 
 from networkfed.core.errors import DataValidationError
+from networkfed.data.bins import class_histograms, encode_bins, fit_bin_edges
 from networkfed.data.config import DataConfig
 from networkfed.data.sources.base import DataSource, SourceTable
 from networkfed.data.splits import SPLIT_NAMES, TEST, TRAIN, VAL
@@ -147,6 +150,17 @@ def _warn_sites_without_failures(sites: dict[str, SiteData]) -> None:
         )
 
 
+def _bin_edges(
+    values: np.ndarray, labels: np.ndarray, train_rows: list[np.ndarray], config: DataConfig
+) -> list[list[float]]:
+    """Bin edges from the sites' per-class histograms of their standardised training rows,
+    added up at the server (``[]`` when ``feature_bins`` is off)."""
+    if not config.feature_bins:
+        return []
+    histograms = sum(class_histograms(values[rows], labels[rows]) for rows in train_rows)
+    return fit_bin_edges(histograms, config.feature_bins, config.bin_min_rows)
+
+
 def build_federated_data(
     source: DataSource,
     table: SourceTable,
@@ -161,11 +175,14 @@ def build_federated_data(
     table, sites, split = table.take(order), sites[order], split[order]
     train_rows = [np.flatnonzero((sites == s) & (split == TRAIN)) for s in range(len(site_ids))]
     state = source.fit(table, train_rows)
-    table = source.transform(table, state)
+    table = source.transform(table, state).select_features(config.features)
     reports = _site_reports(table, train_rows)
     pooled = combine(reports)
     mean, std = _row_scaling(reports, pooled, sites, config.normalization == "site")
     values = standardise(table.values, mean, std)
+    edges = _bin_edges(values, table.labels, train_rows, config)
+    if edges:
+        values = encode_bins(values, edges)
     length = config.sequence_length
     machine_codes, _ = pd.factorize(pd.Series(table.machines), sort=False)
     starts = run_starts(sites, split, machine_codes)
@@ -181,7 +198,7 @@ def build_federated_data(
         meta = _site_metadata(table, np.flatnonzero(sites == code), split, ends)
         site_data[site_id] = _site_data(site_id, values, table, ends, length, meta)
     _warn_sites_without_failures(site_data)
-    spec = _spec(source, table, config, pooled, reports, site_ids, state)
+    spec = _spec(source, table, config, pooled, reports, site_ids, state, edges)
     return FederatedData(sites=site_data, preprocessing=spec, fingerprint=table.fingerprint)
 
 
@@ -193,6 +210,7 @@ def _spec(
     reports: list[SufficientStats],
     site_ids: list[str],
     state: dict[str, Any],
+    edges: list[list[float]],
 ) -> PreprocessingSpec:
     options = {**table.options, "normalization": config.normalization, "transform": state}
     if config.normalization == "site":
@@ -207,4 +225,5 @@ def _spec(
         mean=pooled.mean.tolist(),
         std=pooled.std.tolist(),
         source_options=options,
+        bin_edges=edges,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DatasetName = Literal["synthetic", "ai4i2020", "cmapss", "csv"]
 PartitionScheme = Literal["natural", "iid", "dirichlet", "quantity"]
@@ -49,6 +49,17 @@ class DataConfig(BaseModel):
     at random (seeded) and only the last window before each cut is kept. ``None`` keeps every
     validation window. The alarm threshold is chosen on validation windows, so they should
     have the test's mix of early and late windows per machine."""
+    features: tuple[str, ...] | None = None
+    """Which of the source's features the models see, by name (``None``: all of them, e.g.
+    the ten AI4I features). Applied after the source's own fitted preprocessing, so
+    C-MAPSS names the sensors it keeps."""
+    feature_bins: int = Field(default=0, ge=0)
+    """``0`` (default): the standardised features only. ``N >= 2``: beside each feature, up to
+    N piecewise-linear bin columns with edges where a decision tree on that feature would split
+    the training labels, fitted federatedly from per-class histograms
+    (:mod:`networkfed.data.bins`): sharp failure rules become easy for a small network."""
+    bin_min_rows: int = Field(default=50, ge=1)
+    """The fewest training rows (of all sites together) one feature bin may hold."""
     # synthetic telemetry
     sites: tuple[str, ...] = EXAMPLE_SITES
     rows_per_site: int | None = Field(default=None, ge=1)
@@ -60,3 +71,17 @@ class DataConfig(BaseModel):
     site_column: str | None = None
     group_column: str | None = None
     time_column: str | None = None
+
+    @field_validator("feature_bins")
+    @classmethod
+    def _at_least_two_bins(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("feature_bins is 0 (off) or at least 2: one bin splits nothing")
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _named_features(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and (not value or len(set(value)) != len(value)):
+            raise ValueError("features names at least one feature, each once")
+        return value

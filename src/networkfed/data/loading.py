@@ -12,6 +12,7 @@ import torch
 
 from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data.assemble import build_federated_data
+from networkfed.data.bins import encode_bins
 from networkfed.data.config import DataConfig
 from networkfed.data.pipeline import assign_sites, assign_splits, order_rows, resolve_split_mode
 from networkfed.data.sources import SourceTable, get_source
@@ -19,7 +20,7 @@ from networkfed.data.standardize import standardise
 from networkfed.data.types import FederatedData, PreprocessingSpec
 from networkfed.data.windows import gather_windows, run_starts, window_ends
 
-__all__ = ["load_federated_data", "prepare_new_data"]
+__all__ = ["load_federated_data", "prepare_new_data", "training_features"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +80,27 @@ def prepare_new_data(
     source = get_source(spec.source)
     table = source.read_new(Path(path), spec.source_options)
     table = order_rows(source.transform(table, spec.source_options.get("transform", {})))
-    if list(table.feature_names) != list(spec.feature_names):
-        raise DataValidationError(
-            f"features {table.feature_names} differ from the training features "
-            f"{spec.feature_names}",
-            path=path,
-        )
+    table = training_features(table, spec, path)
     scaling = _scaling(spec, site_id)
     values = standardise(table.values, np.asarray(scaling["mean"]), np.asarray(scaling["std"]))
+    if spec.bin_edges:
+        values = encode_bins(values, spec.bin_edges)
     return _windows_and_rows(table, values, spec.sequence_length, path)
+
+
+def training_features(
+    table: SourceTable, spec: PreprocessingSpec, path: str | Path | None
+) -> SourceTable:
+    """``table`` with exactly the run's features, in its order (a run may have used a subset
+    of the source's features: ``DataConfig.features``)."""
+    missing = [name for name in spec.feature_names if name not in table.feature_names]
+    if missing:
+        raise DataValidationError(
+            f"features {table.feature_names} lack the training features {missing} "
+            f"(the run used {spec.feature_names})",
+            path=path,
+        )
+    return table.select_features(spec.feature_names)
 
 
 def _scaling(spec: PreprocessingSpec, site_id: str | None) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
+from networkfed.data.bins import encoded_width
+
 
 @dataclass(frozen=True)
 class SplitTensors:
@@ -64,9 +66,12 @@ class PreprocessingSpec:
     """How raw rows become model inputs; saved with every checkpoint so a run folder suffices.
 
     ``mean``/``std`` are the (federated) standardisation statistics, one per feature, in the
-    order of ``feature_names``. ``source_options`` holds what the source needs to read a new
-    file the same way (label column, group/time columns, horizon, ...). Serialises to JSON
-    through :meth:`to_dict` / :meth:`from_dict`.
+    order of ``feature_names``. ``bin_edges`` (one list per feature, empty for a feature
+    without bins; no list at all when ``DataConfig.feature_bins`` is off) are the edges of the
+    piecewise-linear bin columns that follow the standardised features
+    (:func:`networkfed.data.bins.encode_bins`). ``source_options`` holds what the source
+    needs to read a new file the same way (label column, group/time columns, horizon, ...).
+    Serialises to JSON through :meth:`to_dict` / :meth:`from_dict`.
     """
 
     source: str
@@ -75,10 +80,12 @@ class PreprocessingSpec:
     mean: list[float]
     std: list[float]
     source_options: dict[str, Any] = field(default_factory=dict)
+    bin_edges: list[list[float]] = field(default_factory=list)
 
     @property
     def input_dim(self) -> int:
-        return len(self.feature_names)
+        """Model inputs per time step: the features, then their bin columns."""
+        return len(self.feature_names) + encoded_width(self.bin_edges)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +95,7 @@ class PreprocessingSpec:
             "mean": list(self.mean),
             "std": list(self.std),
             "source_options": dict(self.source_options),
+            "bin_edges": [list(edges) for edges in self.bin_edges],
         }
 
     @classmethod
@@ -99,6 +107,7 @@ class PreprocessingSpec:
             mean=[float(v) for v in data["mean"]],
             std=[float(v) for v in data["std"]],
             source_options=dict(data.get("source_options", {})),
+            bin_edges=[[float(v) for v in edges] for edges in data.get("bin_edges", [])],
         )
 
 

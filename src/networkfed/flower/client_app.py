@@ -19,6 +19,7 @@ from networkfed.flower.messages import (
     SETUP,
     SiteSetup,
     predictions_content,
+    query_scaling,
     query_transform,
     site_identity,
     update_content,
@@ -36,8 +37,8 @@ def query(message: Message, context: Context) -> Message:
     setup = SiteSetup.from_record(message.content[SETUP])
     site_id, partition = identify(context.node_config, setup)
     wants_report = bool(message.content[CONFIG]["report"]) and partition < 0
-    transform = query_transform(message.content)
-    report = report_for(context.node_config, setup, transform) if wants_report else None
+    transform, scaling = query_transform(message.content), query_scaling(message.content)
+    report = report_for(context.node_config, setup, transform, scaling) if wants_report else None
     return Message(site_identity(site_id, partition, report), reply_to=message)
 
 

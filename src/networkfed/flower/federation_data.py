@@ -7,6 +7,8 @@ and label, and the sufficient statistics of its training rows; from those the se
 * the shared standardisation (:class:`~networkfed.data.types.PreprocessingSpec`), exactly the
   pooled statistics the in-process pipeline computes (``normalization="site"`` keeps each
   site's own instead);
+* with bin columns (``feature_bins``), their edges, from the sum of the sites' per-class
+  histograms of standardised training rows (a second report, :func:`with_bin_edges`);
 * a :class:`~networkfed.data.types.FederatedData` whose sites are *summaries*: their splits
   carry the reported labels' counts (labels in sorted order, no windows: ``x`` has shape
   ``(n, 0, 0)``). That is all the round loop uses on the server — site ids, split sizes and
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -26,10 +29,11 @@ import torch
 
 from networkfed.core.errors import DataValidationError
 from networkfed.data import DataConfig, FederatedData, PreprocessingSpec, SiteData, SplitTensors
+from networkfed.data.bins import fit_bin_edges
 from networkfed.data.sources import get_source
 from networkfed.data.standardize import SufficientStats, combine
 
-__all__ = ["federation_data", "federation_spec", "source_state"]
+__all__ = ["federation_data", "federation_spec", "source_state", "with_bin_edges"]
 
 SUMMARY = "summary"
 
@@ -98,6 +102,22 @@ def federation_data(
         digest.update(f"{site}:{reports[site].get('fingerprint', '')};".encode())
     digest.update(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode())
     return FederatedData(sites=sites, preprocessing=spec, fingerprint=digest.hexdigest())
+
+
+def with_bin_edges(
+    data: FederatedData, reports: Mapping[str, Mapping[str, Any]], config: DataConfig
+) -> FederatedData:
+    """``data`` with the bin edges fitted on the sum of the sites' reported histograms (in
+    site-id order, as the in-process pipeline adds them)."""
+    missing = sorted(site for site, report in reports.items() if "histograms" not in report)
+    if missing:
+        raise DataValidationError(
+            f"the reports of {', '.join(missing)} hold no histograms; ask the sites again "
+            "with the federation's preprocessing")
+    histograms = sum(np.asarray(reports[site]["histograms"], dtype=np.int64)
+                     for site in sorted(reports))
+    edges = fit_bin_edges(histograms, config.feature_bins, config.bin_min_rows)
+    return replace(data, preprocessing=replace(data.preprocessing, bin_edges=edges))
 
 
 def _stats(report: Mapping[str, Any]) -> SufficientStats:

@@ -25,6 +25,7 @@ from flwr.app import Message
 from flwr.serverapp import Grid
 
 from networkfed.core.errors import ConfigError, TrainingError
+from networkfed.data import PreprocessingSpec
 from networkfed.federated.evaluation import SplitPredictions
 from networkfed.federated.execution import SiteRunner, Task
 from networkfed.flower.messages import (
@@ -107,11 +108,19 @@ class GridRunner:
         source's fitted preprocessing, combined from the first reports)."""
         self._identify(sorted(self.nodes.values()), True, transform)
 
+    def report_histograms(self, spec: PreprocessingSpec) -> None:
+        """Ask every known site again for its report, now with the per-class histograms of
+        its training rows standardised by ``spec`` (for the bin columns)."""
+        transform = spec.source_options.get("transform") or None
+        self._identify(sorted(self.nodes.values()), True, transform, spec)
+
     def _identify(
-        self, node_ids: Sequence[int], report: bool, transform: dict[str, Any] | None = None
+        self, node_ids: Sequence[int], report: bool, transform: dict[str, Any] | None = None,
+        scaling: PreprocessingSpec | None = None,
     ) -> None:
         messages = [
-            Message(query_content(self.setup, report=report, transform=transform),
+            Message(query_content(self.setup, report=report, transform=transform,
+                                  scaling=scaling),
                     dst_node_id=node, message_type="query", ttl=self.timeout + 60)
             for node in node_ids
         ]

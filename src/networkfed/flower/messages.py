@@ -107,11 +107,16 @@ def spec_dict(spec: ModelSpec) -> dict[str, Any]:
 
 # --- server -> site -----------------------------------------------------------------------
 def query_content(
-    setup: ConfigRecord, *, report: bool, transform: Mapping[str, Any] | None = None
+    setup: ConfigRecord, *, report: bool, transform: Mapping[str, Any] | None = None,
+    scaling: PreprocessingSpec | None = None,
 ) -> RecordDict:
     """Who are you (and, with ``report``, your data report; with ``transform``, the report of
-    your rows after the source's fitted preprocessing)."""
-    config = ConfigRecord({"report": report, "transform": json.dumps(transform or {})})
+    your rows after the source's fitted preprocessing; with ``scaling``, also the per-class
+    histograms of your training rows standardised with it, for the bin columns)."""
+    config = ConfigRecord({
+        "report": report, "transform": json.dumps(transform or {}),
+        "scaling": json.dumps(None if scaling is None else scaling.to_dict()),
+    })
     return RecordDict({SETUP: setup, CONFIG: config})
 
 
@@ -119,6 +124,13 @@ def query_transform(content: RecordDict) -> dict[str, Any]:
     """The transform state a query carries (empty: report the rows as they are)."""
     config = content[CONFIG]
     return json.loads(str(config["transform"])) if "transform" in config else {}
+
+
+def query_scaling(content: RecordDict) -> PreprocessingSpec | None:
+    """The federation's preprocessing a query asks histograms under (``None``: no histograms)."""
+    config = content[CONFIG]
+    found = json.loads(str(config["scaling"])) if "scaling" in config else None
+    return None if found is None else PreprocessingSpec.from_dict(found)
 
 
 def train_content(

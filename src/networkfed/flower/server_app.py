@@ -8,7 +8,8 @@ A thin shell around :func:`networkfed.api.run_federated`:
 3. derive the federation's standardisation and the server's view of the sites from the reports
    (:func:`~networkfed.flower.federation_data.federation_data`); a source with fitted
    preprocessing (C-MAPSS) first has its state combined from the reports, and the sites report
-   again after applying it;
+   again after applying it; with bin columns (``feature_bins``) they report once more, with
+   per-class histograms for the bin edges;
 4. run the federation with the ``flower`` engine on this grid: NetworkFed's strategies
    aggregate, ``ModelManager`` checkpoints every round, and the run folder and report are the
    ones an in-process run writes (``run-dir`` on the SuperLink's machine; ``resume=true``
@@ -30,7 +31,7 @@ from networkfed.data import DataConfig, FederatedData
 from networkfed.federated.callbacks import Callback
 from networkfed.federated.results import RoundResult
 from networkfed.flower.engine import serving
-from networkfed.flower.federation_data import federation_data, source_state
+from networkfed.flower.federation_data import federation_data, source_state, with_bin_edges
 from networkfed.flower.grid_runner import GridRunner
 from networkfed.flower.messages import SiteSetup
 from networkfed.flower.settings import FlowerSettings
@@ -73,14 +74,19 @@ def discover_federation(
 
     A source with fitted preprocessing (C-MAPSS) has its state combined from the first
     reports; the sites then report again after applying it, since the standardisation is
-    fitted on the transformed rows.
+    fitted on the transformed rows. With bin columns the sites report once more, with
+    per-class histograms of their training rows standardised by the federation's statistics.
     """
     sites = runner.discover(min_nodes=min_nodes, wait=wait, report=True)
     logger.info("federation of %d sites: %s", len(sites), ", ".join(sorted(sites)))
     transform = source_state(runner.reports, config)
     if transform:
         runner.report_transformed(transform)
-    return federation_data(runner.reports, config, transform)
+    data = federation_data(runner.reports, config, transform)
+    if config.feature_bins:
+        runner.report_histograms(data.preprocessing)
+        data = with_bin_edges(data, runner.reports, config)
+    return data
 
 
 class RoundLog(Callback):

@@ -18,6 +18,12 @@ per-operating-condition normalisation) adds one exchange before step 1: the site
 fit's statistics too (``source_fit``), the server combines them into the transform state and
 asks again, and the site then reports the statistics of its *transformed* training rows — the
 same flow, and the same numbers, as the in-process pipeline.
+
+With bin columns (``DataConfig.feature_bins``) one more exchange follows step 1: the server
+sends the shared standardisation and each site answers with per-class histograms of its
+standardised training rows (:func:`site_histograms`); the server fits the bin edges from their
+sum and sends them with the preprocessing, so each site's windows get the same bin columns as
+in-process.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ import torch
 from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data import DataConfig, FederatedData, load_federated_data
 from networkfed.data.assemble import split_window_ends
+from networkfed.data.bins import class_histograms, encode_bins
+from networkfed.data.loading import training_features
 from networkfed.data.pipeline import assign_splits, order_rows, resolve_split_mode
 from networkfed.data.sources import DataSource, SourceTable, get_source
 from networkfed.data.splits import SPLIT_NAMES, TRAIN
@@ -47,6 +55,7 @@ __all__ = [
     "deployed_site_data",
     "local_data_config",
     "simulation_site",
+    "site_histograms",
     "site_report",
     "site_table",
 ]
@@ -173,7 +182,7 @@ def site_report(site: SiteTable, transform: dict[str, Any] | None = None) -> dic
                 hint="use a shorter --sequence-length or more data",
             )
     train_rows = np.flatnonzero(site.split == TRAIN)
-    table = site.transformed(transform)
+    table = site.transformed(transform).select_features(site.config.features)
     stats = site_statistics(table.values[train_rows])
     return {
         "site_id": site.site_id,
@@ -191,16 +200,31 @@ def site_report(site: SiteTable, transform: dict[str, Any] | None = None) -> dic
     }
 
 
-def deployed_site_data(site: SiteTable, spec: PreprocessingSpec) -> SiteData:
-    """The site's windows, transformed and standardised with the federation's statistics."""
+def _standardised(site: SiteTable, spec: PreprocessingSpec) -> tuple[SourceTable, np.ndarray]:
+    """The site's rows with the run's features, standardised with the federation's (or, with
+    ``site`` scaling, its own reported) statistics."""
     table = site.transformed(spec.source_options.get("transform"))
-    if list(table.feature_names) != list(spec.feature_names):
-        raise DataValidationError(
-            f"features {table.feature_names} differ from the federation's "
-            f"{spec.feature_names}", path=site.table.path,
-        )
+    table = training_features(table, spec, site.table.path)
     scaling = spec.source_options.get("site_statistics", {}).get(site.site_id, spec.to_dict())
     values = standardise(table.values, np.asarray(scaling["mean"]), np.asarray(scaling["std"]))
+    return table, values
+
+
+def site_histograms(site: SiteTable, spec: PreprocessingSpec) -> list[Any]:
+    """Per-class counts of the site's standardised training rows on the bins' grid
+    (:func:`networkfed.data.bins.class_histograms`): all the bin fit needs from a site."""
+    table, values = _standardised(site, spec)
+    train_rows = np.flatnonzero(site.split == TRAIN)
+    labels = table.labels if table.labels is not None else np.zeros(len(table), np.int64)
+    return class_histograms(values[train_rows], labels[train_rows]).tolist()
+
+
+def deployed_site_data(site: SiteTable, spec: PreprocessingSpec) -> SiteData:
+    """The site's windows, transformed and standardised with the federation's statistics,
+    with the federation's bin columns when it has them."""
+    table, values = _standardised(site, spec)
+    if spec.bin_edges:
+        values = encode_bins(values, spec.bin_edges)
     labels = table.labels if table.labels is not None else np.zeros(0, np.int64)
     splits = {
         name: SplitTensors(

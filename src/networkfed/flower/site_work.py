@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from networkfed.core.errors import ConfigError
-from networkfed.data.types import SiteData
+from networkfed.data.types import PreprocessingSpec, SiteData
 from networkfed.federated.execution import SiteExecutor
 from networkfed.federated.local_training import ModelSpec
 from networkfed.flower.messages import SiteSetup, spec_dict
@@ -21,6 +21,7 @@ from networkfed.flower.site_data import (
     deployed_site_data,
     local_data_config,
     simulation_site,
+    site_histograms,
     site_report,
     site_table,
 )
@@ -45,13 +46,19 @@ def identify(node_config: Mapping[str, Any], setup: SiteSetup) -> tuple[str, int
 
 
 def report_for(
-    node_config: Mapping[str, Any], setup: SiteSetup, transform: dict[str, Any] | None = None
+    node_config: Mapping[str, Any], setup: SiteSetup, transform: dict[str, Any] | None = None,
+    scaling: PreprocessingSpec | None = None,
 ) -> dict[str, Any]:
     """A deployed site's data report (sizes and sufficient statistics, no rows), of its rows
-    after the source's fitted preprocessing when the server sends that state."""
+    after the source's fitted preprocessing when the server sends that state; with the
+    federation's ``scaling``, also the per-class histograms the bin columns are fitted on."""
     site_id, _ = identify(node_config, setup)
     config = local_data_config(setup.data, site_id, dict(node_config))
-    return site_report(site_table(config, site_id, setup.seed), transform)
+    table = site_table(config, site_id, setup.seed)
+    report = site_report(table, transform)
+    if scaling is not None:
+        report["histograms"] = site_histograms(table, scaling)
+    return report
 
 
 def load_site(node_config: Mapping[str, Any], setup: SiteSetup, expected: str) -> SiteData:

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from networkfed import __version__
 from networkfed.core.errors import CheckpointError, ConfigError, RunFolderError, UnknownRoundError
+from networkfed.data.bins import encoded_width
 from networkfed.federated.callbacks import best_round
 from networkfed.models import ModelFactory, ModelManager, ModelWrapper
 from networkfed.monitoring.files import atomic_path, atomic_write_text
@@ -256,7 +257,9 @@ def _build_arguments(file: Path, metadata: dict[str, Any]) -> tuple[str, int, in
     preprocessing = metadata.get("preprocessing") or {}
     if model_type and preprocessing.get("feature_names"):
         overrides = metadata.get("model_overrides") or {}
-        return model_type, len(preprocessing["feature_names"]), 2, overrides
+        inputs = len(preprocessing["feature_names"]) + encoded_width(
+            preprocessing.get("bin_edges", []))
+        return model_type, inputs, 2, overrides
     raise CheckpointError(file, "metadata lacks the model type and config needed to rebuild it")
 
 

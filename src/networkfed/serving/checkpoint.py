@@ -84,7 +84,9 @@ class ServedModel:
             **({"site": self.site_id} if self.site_id is not None else {}),
             "run_dir": str(self.run_dir),
             "input": "float32 windows of shape (batch, sequence_length, len(feature_names)), "
-            "standardised with mean/std in feature order",
+            "standardised with mean/std in feature order, then (when bin_edges is not empty) "
+            "each feature's piecewise-linear bin columns appended: clip((x - lo) / (hi - lo), "
+            "0, 1) for consecutive edges lo, hi of that feature",
             "output": "failure probability per window; alarm when probability >= threshold",
         }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from networkfed.core.errors import ConfigError
 from networkfed.data.config import DataConfig
 
 __all__ = ["DataSource", "SourceTable", "fingerprint_of"]
@@ -82,6 +84,22 @@ class SourceTable:
             extras={name: column[rows] for name, column in self.extras.items()},
             original=None if self.original is None else self.original.iloc[rows],
         )
+
+    def select_features(self, names: Sequence[str] | None) -> SourceTable:
+        """The same rows with only the features ``names``, in that order (``None``: all).
+
+        Raises
+        ------
+        ConfigError
+            If a name is not one of this table's features (the message lists them).
+        """
+        if names is None or list(names) == list(self.feature_names):
+            return self
+        for name in names:
+            if name not in self.feature_names:
+                raise ConfigError("features", name, "one of " + ", ".join(self.feature_names))
+        columns = [self.feature_names.index(name) for name in names]
+        return replace(self, values=self.values[:, columns], feature_names=list(names))
 
 
 class DataSource(ABC):
