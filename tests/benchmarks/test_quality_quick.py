@@ -144,16 +144,20 @@ def test_tuned_ai4i_rounds_follow_each_model(tmp_path: Path) -> None:
     assert {e.run.class_weighting for e in tuned} == {"none"}
 
 
-def test_tuned_ai4i_runs_see_the_feature_subset_with_bins_and_defaults_the_ten(
+def test_tuned_lstm_and_hybrid_see_the_feature_subset_with_bins_others_the_ten(
     tmp_path: Path,
 ) -> None:
     ai4i = protocols.plan(tmp_path, only="ai4i2020")
 
-    tuned = {(e.run.data.features, e.run.data.feature_bins) for e in ai4i if e.settings == "tuned"}
-    default = {(e.run.data.features, e.run.data.feature_bins)
-               for e in ai4i if e.settings == "default"}
-    assert tuned == {(protocols.AI4I_TUNED_FEATURES, protocols.AI4I_TUNED_BINS)}
-    assert default == {(None, 0)}
+    def inputs(experiments):
+        return {(e.run.data.features, e.run.data.feature_bins) for e in experiments}
+
+    tuned = [e for e in ai4i if e.settings == "tuned"]
+    binned = [e for e in tuned if e.model in protocols.AI4I_BINNED_MODELS]
+    assert {e.model for e in binned} == {"lstm", "hybrid"}
+    assert inputs(binned) == {(protocols.AI4I_TUNED_FEATURES, protocols.AI4I_TUNED_BINS)}
+    assert inputs(e for e in tuned if e.model == "cnn") == {(None, 0)}
+    assert inputs(e for e in ai4i if e.settings == "default") == {(None, 0)}
     assert "air_temperature_k" not in protocols.AI4I_TUNED_FEATURES
 
 
