@@ -64,6 +64,32 @@ def test_describe_ai4i_table(ai4i_csv: Path) -> None:
     assert "site_3" in result.output and "torque_wear_min_nm" in result.output
 
 
+def test_describe_shows_where_the_federated_bins_split_ai4i(ai4i_csv: Path) -> None:
+    # Execute
+    result = runner.invoke(app, [
+        "datasets", "describe", "--json", "--dataset", "ai4i2020", "--data-path", str(ai4i_csv),
+        "--sequence-length", "1", "--features",
+        "rotational_speed_rpm,temperature_difference_k,mechanical_power_w,torque_wear_min_nm",
+        "--feature-bins", "4",
+    ])
+
+    # Assert: learnt from the training labels alone, the splits land next to the generator's
+    # rules (1380 rpm and 8.6 K for heat dissipation, 3500 W for power, 11,000 min Nm for
+    # overstrain of L products), which the features never name
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    splits = {f["name"]: f["bin_splits"] for f in summary["features"]}
+    assert summary["input_dim"] == 4 + sum(len(s) + 1 for s in splits.values() if s)
+
+    def near(feature: str, rule: float, within: float) -> bool:
+        return any(abs(split - rule) <= within for split in splits[feature])
+
+    assert near("rotational_speed_rpm", 1380, 5)
+    assert near("temperature_difference_k", 8.6, 0.1)
+    assert near("mechanical_power_w", 3500, 300)
+    assert near("torque_wear_min_nm", 11000, 100)
+
+
 def test_bad_data_exits_3_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "plant.csv"
     path.write_text("temp,failure\n300,0\n301,2\n")

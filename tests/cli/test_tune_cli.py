@@ -127,6 +127,8 @@ def test_best_hyperparameters_feed_a_simulation(tmp_path: Path) -> None:
         (["--model", "custom"], "no search space"),
         (["--strategy", "fedsgd"], "strategy"),
         (["--dataset", "nope"], "dataset"),
+        (["--feature-bins", "1"], "feature_bins"),
+        (["--features", "torque_nm,no_such_sensor"], "no_such_sensor"),
     ],
 )
 def test_bad_options_exit_2_with_a_clear_message(tmp_path: Path, args, message) -> None:

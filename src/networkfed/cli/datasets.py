@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from networkfed.cli.errors import handle_errors
+from networkfed.cli.run_config import split_columns
 from networkfed.core.errors import ConfigError
 from networkfed.data.config import DataConfig
 
@@ -104,8 +105,14 @@ def _features_table(summary: dict[str, Any]) -> Table:
     table.add_column("feature", style="cyan")
     table.add_column("mean", justify="right")
     table.add_column("std", justify="right")
+    binned = any(feature["bin_splits"] for feature in summary["features"])
+    if binned:
+        table.add_column("bin splits (feature units)")
     for feature in summary["features"]:
-        table.add_row(feature["name"], f"{feature['mean']:.4g}", f"{feature['std']:.4g}")
+        row = [feature["name"], f"{feature['mean']:.4g}", f"{feature['std']:.4g}"]
+        if binned:
+            row.append(", ".join(f"{split:.5g}" for split in feature["bin_splits"]) or "-")
+        table.add_row(*row)
     return table
 
 
@@ -128,10 +135,16 @@ def describe_command(
     site_column: str | None = typer.Option(None, "--site-column", help="csv: site column."),
     group_column: str | None = typer.Option(None, "--group-column", help="csv: machine column."),
     time_column: str | None = typer.Option(None, "--time-column", help="csv: time column."),
+    features: str | None = typer.Option(
+        None, "--features", help="Comma-separated subset of the source's features."
+    ),
+    feature_bins: int = typer.Option(
+        0, "--feature-bins", help="Bin columns per feature (0 = off); shows the splits."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the description as JSON."),
 ) -> None:
     """Load a dataset as a run would and show each site's rows, machines, failure rate,
-    windows and the feature statistics."""
+    windows and the feature statistics (with --feature-bins, where the bins split)."""
     from networkfed.data import load_federated_data
     from networkfed.data.summary import describe_federated_data
 
@@ -145,6 +158,8 @@ def describe_command(
         site_column=site_column,
         group_column=group_column,
         time_column=time_column,
+        features=split_columns(features),
+        feature_bins=feature_bins,
     )
     summary = describe_federated_data(load_federated_data(config, seed))
     if as_json:

@@ -145,6 +145,12 @@ def tune_command(
     feature_columns: str | None = typer.Option(
         None, "--feature-columns", help="csv: comma-separated feature columns."
     ),
+    features: str | None = typer.Option(
+        None, "--features", help="Comma-separated subset of the source's features."
+    ),
+    feature_bins: int | None = typer.Option(
+        None, "--feature-bins", help="Bin columns per feature, fitted federatedly (0 = off)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
@@ -172,6 +178,7 @@ def tune_command(
             "sequence_length": sequence_length, "label_column": label,
             "site_column": site_column, "group_column": group_column, "time_column": time_column,
             "feature_columns": split_columns(feature_columns),
+            "features": split_columns(features), "feature_bins": feature_bins,
         },
     )
     study_dir = study_dir or Path("studies") / f"{settings.model.value}-{settings.data.dataset}"

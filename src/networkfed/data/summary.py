@@ -28,7 +28,8 @@ def describe_federated_data(data: FederatedData) -> dict[str, Any]:
     """Per-site rows, machines, failures and windows, plus the features and their statistics.
 
     The feature mean / SD are the federated training statistics the model inputs are
-    standardised with (for C-MAPSS, after the per-condition normalisation).
+    standardised with (for C-MAPSS, after the per-condition normalisation); with bin columns,
+    ``bin_splits`` are each feature's inner bin edges in its own units.
     """
     spec = data.preprocessing
     sites = []
@@ -54,7 +55,20 @@ def describe_federated_data(data: FederatedData) -> dict[str, Any]:
         "normalization": spec.source_options.get("normalization", "federated"),
         "sites": sites,
         "features": [
-            {"name": name, "mean": mean, "std": std}
-            for name, mean, std in zip(spec.feature_names, spec.mean, spec.std, strict=True)
+            {"name": name, "mean": mean, "std": std, "bin_splits": splits}
+            for name, mean, std, splits in zip(
+                spec.feature_names, spec.mean, spec.std, _bin_splits(data), strict=True
+            )
         ],
     }
+
+
+def _bin_splits(data: FederatedData) -> list[list[float]]:
+    """Each feature's inner bin edges in the feature's own units (empty without bins): where
+    the federated trees found the training labels change, e.g. watts for power."""
+    spec = data.preprocessing
+    edges = spec.bin_edges or [[] for _ in spec.feature_names]
+    return [
+        [edge * std + mean for edge in feature_edges[1:-1]]
+        for feature_edges, mean, std in zip(edges, spec.mean, spec.std, strict=True)
+    ]
