@@ -28,3 +28,10 @@ def test_up_refuses_a_malformed_site(tmp_path):
     result = runner.invoke(app, ["flower", "up", "--site", "plant_a", "--dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "NAME=PATH" in result.output
+
+
+def test_up_checks_the_bin_option_before_starting_anything(tmp_path):
+    result = runner.invoke(app, ["flower", "up", "--feature-bins", "1", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "feature_bins" in result.output
+    assert not (tmp_path / "certs").exists()

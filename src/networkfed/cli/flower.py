@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from networkfed.cli.errors import handle_errors
-from networkfed.cli.run_config import build_run_config, read_config_file
+from networkfed.cli.run_config import build_run_config, read_config_file, split_columns
 from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data.config import EXAMPLE_SITES
 
@@ -73,6 +73,10 @@ def up_command(
                                        "own output layer.")] = None,
     dataset: Annotated[str | None, Opt(help="synthetic, ai4i2020, cmapss or csv.")] = None,
     rows_per_site: Annotated[int | None, Opt(help="Synthetic rows per site.")] = None,
+    features: Annotated[str | None, Opt(help="Comma-separated subset of the source's "
+                                        "features.")] = None,
+    feature_bins: Annotated[int | None, Opt(help="Bin columns per feature, edges fitted from "
+                                            "the sites' histograms (0 = off).")] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     directory: Annotated[Path | None, Opt("--dir", help="Deployment folder: certificates, "
                                           "logs, pids.json [default: runs/flower-TIME].")] = None,
@@ -91,7 +95,9 @@ def up_command(
              "strategy": strategy, "min_fit_clients": min_fit_clients, "seed": seed,
              "fedbn": fedbn, "fedper": fedper, "engine": "flower",
              "run_dir": run_dir or folder / "run"}
-    config = build_run_config(base, flags, {"dataset": dataset, "rows_per_site": rows_per_site})
+    data_flags = {"dataset": dataset, "rows_per_site": rows_per_site,
+                  "features": split_columns(features), "feature_bins": feature_bins}
+    config = build_run_config(base, flags, data_flags)
     nodes = node_configs(config, _site_paths(site))
     echo = None if quiet else (lambda line: console.print(Text.from_ansi(line)))
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # stop the daemons on `kill`, too
