@@ -133,4 +133,4 @@ def encode_bins(values: np.ndarray, edges: list[list[float]]) -> np.ndarray:
         low, high = bounds[:-1], bounds[1:]
         ramp = (values[..., feature, None] - low) / (high - low)
         columns.append(np.clip(ramp, 0.0, 1.0))
-    return np.concatenate(columns, axis=-1).astype(np.float32)
+    return np.concatenate(columns, axis=-1)  # float32 throughout
