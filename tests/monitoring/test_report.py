@@ -10,10 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import tomli_w
 
 from fabricated_run import SITES, make_run_folder
 from networkfed.core.errors import CheckpointError, RunFolderError
 from networkfed.monitoring.report import write_report
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -124,6 +130,23 @@ def test_data_table_gives_split_sizes_and_failure_rates(full_run) -> None:
         assert table[site]["Test windows"] == f"{windows:,}"
     assert table["overall"]["Train windows"] == f"{3 * sum(SITES.values()):,}"
     assert table["overall"]["Val windows"] == f"{sum(SITES.values()) // 2:,}"
+
+
+def test_data_section_names_feature_subsets_and_bins_only_when_a_run_sets_them(
+    full_run, tmp_path: Path
+) -> None:
+    # Prepare: the same fabricated run, its config saying it used a subset with bins
+    run_dir = make_run_folder(tmp_path, rounds=2)
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    config["data"].update(features=["torque_nm", "tool_wear_min"], feature_bins=4)
+    (run_dir / "config.toml").write_text(tomli_w.dumps(config))
+
+    # Execute
+    text = parse(write_report(run_dir)).section_text("data")
+
+    # Assert
+    assert "Inputs: features torque_nm, tool_wear_min; up to 4 bin columns" in text
+    assert "Inputs:" not in full_run[2].section_text("data")
 
 
 def test_per_round_table_matches_metrics_jsonl(full_run) -> None:

@@ -40,6 +40,17 @@ RATE_COLUMNS = (
 )
 
 
+def _inputs(data: dict) -> str:
+    """The data options that change what the model sees, when a run set them."""
+    parts = []
+    if data.get("features"):
+        parts.append("features " + ", ".join(data["features"]))
+    if data.get("feature_bins"):
+        parts.append(f"up to {data['feature_bins']} bin columns per feature (edges fitted from "
+                     "the sites' per-class histograms)")
+    return (" Inputs: " + "; ".join(parts) + ".") if parts else ""
+
+
 def data_summary(run: RunRecord, counts: Counts) -> str:
     """Sites, windows per split and the failure rate of each site's test windows."""
     train, val = split_sizes(run, "train"), split_sizes(run, "val")
@@ -47,7 +58,7 @@ def data_summary(run: RunRecord, counts: Counts) -> str:
     intro = note(
         f"Dataset {data.get('dataset', 'unknown')}, partition "
         f"{data.get('partition', 'unknown')}; windows of "
-        f"{data.get('sequence_length', '?')} steps."
+        f"{data.get('sequence_length', '?')} steps.{_inputs(data)}"
     )
     headers = [
         "Site",
