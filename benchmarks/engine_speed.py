@@ -115,9 +115,10 @@ def _run_part(part: str, model: str, rounds: int) -> dict[str, Any]:
     if part == "matmul":
         return {"gflops": _matmul_gflops()}
     from networkfed.data import load_federated_data
-    from networkfed.data.config import DataConfig
+    from networkfed.federated.config import RunConfig
 
-    data = load_federated_data(DataConfig(), SEED)
+    # The default run's data for this model: the CNN reads rows, the LSTM and hybrid windows.
+    data = load_federated_data(RunConfig(model=model).data, SEED)
     if part == "flops":
         return {"flops_per_example": _flops_per_example(model, data)}
     if part == "reference":

@@ -53,9 +53,10 @@ def write_plant_csv(path: Path, rows_per_site: int = 600, seed: int = 3) -> Path
     return path
 
 
-def plant_csv_config(path: Path) -> DataConfig:
+def plant_csv_config(path: Path, **options: object) -> DataConfig:
     """How ``simulate --dataset csv`` reads :func:`write_plant_csv`'s file."""
     return DataConfig(
         dataset="csv", data_path=path, label_column=LABEL, site_column="plant",
         group_column="machine_id", time_column="step", feature_columns=AI4I_NUMERIC_COLUMNS,
+        **options,
     )

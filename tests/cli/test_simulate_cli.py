@@ -69,6 +69,34 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
     assert f"rows_per_site = {TINY_ROWS}" in written
 
 
+@pytest.mark.parametrize(("args", "window"), [
+    ([], 1),  # the CNN reads rows, as the design document builds it
+    (["--model", "lstm"], 10),
+    (["--model", "hybrid"], 10),
+    (["--sequence-length", "4"], 4),  # a flag wins over the model's default
+    (["--model", "lstm", "--sequence-length", "1"], 1),
+])
+def test_the_window_length_defaults_to_the_models_own(
+    tmp_path: Path, args: list[str], window: int
+) -> None:
+    # Execute
+    result = _simulate(*TINY, "--rounds", "1", "--quiet", *args, "--run-dir", str(tmp_path / "r"))
+
+    # Assert: the resolved value is written, so a resume reads the same windows
+    assert result.exit_code == 0, result.output
+    assert f"sequence_length = {window}\n" in _toml(tmp_path / "r")
+    spec = json.loads((tmp_path / "r" / "checkpoints/global/round_0001.json").read_text())
+    assert spec["extra"]["preprocessing"]["sequence_length"] == window
+
+
+def test_a_config_files_window_length_wins_over_the_models_default(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(f"rounds = 1\n[data]\nrows_per_site = {TINY_ROWS}\nsequence_length = 10\n")
+    result = _simulate(*TINY, "--config", str(config), "--quiet", "--run-dir", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    assert "sequence_length = 10\n" in _toml(tmp_path / "r")
+
+
 def test_hparams_from_a_tune_result_apply_and_flags_still_win(tmp_path: Path) -> None:
     # Prepare: a best_hyperparameters.json as `networkfed tune` writes it
     tuned = tmp_path / "best_hyperparameters.json"

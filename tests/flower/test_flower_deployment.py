@@ -56,7 +56,7 @@ def network(tmp_path_factory):
 
 
 def _config(run_dir: Path, **changes) -> RunConfig:
-    settings = {"data": DataConfig(rows_per_site=300), "rounds": 2, "local_epochs": 1,
+    settings = {"data": DataConfig(rows_per_site=1500), "rounds": 2, "local_epochs": 1,
                 "seed": 42, "engine": "flower", "run_dir": run_dir}
     return RunConfig(**{**settings, **changes})
 

@@ -13,6 +13,7 @@ import torch
 
 from networkfed.core.errors import ConfigError
 from networkfed.data import load_federated_data
+from networkfed.federated.config import RunConfig
 from networkfed.serving import export as export_module
 from networkfed.serving.checkpoint import load_served_model
 from networkfed.serving.export import (
@@ -37,10 +38,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def real_windows() -> torch.Tensor:
-    """Every site's test windows of the runs' data (an odd batch size: 105 windows)."""
-    data = load_federated_data(tiny_data(), seed=7)
-    return torch.cat([site.test.x for site in data.sites.values()])
+def real_windows() -> dict[str, torch.Tensor]:
+    """Every site's test windows of each model's run data (the CNN reads rows: 183 of them;
+    the LSTM and hybrid 10-step windows: 105), odd batch sizes both."""
+    windows = {}
+    for model in MODELS:
+        data = load_federated_data(RunConfig(data=tiny_data(), model=model).data, seed=7)
+        windows[model] = torch.cat([site.test.x for site in data.sites.values()])
+    return windows
 
 
 def onnx_probabilities(path: Path, x: torch.Tensor) -> np.ndarray:
@@ -51,17 +56,18 @@ def onnx_probabilities(path: Path, x: torch.Tensor) -> np.ndarray:
 @pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_onnx_export_matches_pytorch_on_real_windows(
-    model: str, runs: dict[str, Path], real_windows: torch.Tensor, tmp_path: Path
+    model: str, runs: dict[str, Path], real_windows: dict[str, torch.Tensor], tmp_path: Path
 ) -> None:
     # Prepare
     served = load_served_model(runs[model])
+    windows = real_windows[model]
 
     # Execute
     result = export_model(served, tmp_path / f"{model}.onnx", "onnx")
 
     # Assert: probabilities, on batch sizes other than the export example's
-    expected = served.predict_proba(real_windows)
-    for batch in (real_windows[:1], real_windows):
+    expected = served.predict_proba(windows)
+    for batch in (windows[:1], windows):
         got = onnx_probabilities(result.path, batch)
         assert got.shape == (batch.shape[0],)
         np.testing.assert_allclose(got, expected[: batch.shape[0]], atol=PARITY_TOLERANCE, rtol=0)
@@ -72,10 +78,11 @@ def test_onnx_export_matches_pytorch_on_real_windows(
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("model", MODELS)
 def test_torchscript_export_matches_pytorch_on_real_windows(
-    model: str, runs: dict[str, Path], real_windows: torch.Tensor, tmp_path: Path
+    model: str, runs: dict[str, Path], real_windows: dict[str, torch.Tensor], tmp_path: Path
 ) -> None:
     # Prepare
     served = load_served_model(runs[model])
+    windows = real_windows[model]
 
     # Execute
     result = export_model(served, tmp_path / f"{model}.pt", "torchscript")
@@ -83,8 +90,8 @@ def test_torchscript_export_matches_pytorch_on_real_windows(
     # Assert
     loaded = torch.jit.load(str(result.path))
     with torch.inference_mode():
-        got = loaded(real_windows).double().numpy()
-    np.testing.assert_allclose(got, served.predict_proba(real_windows), atol=PARITY_TOLERANCE)
+        got = loaded(windows).double().numpy()
+    np.testing.assert_allclose(got, served.predict_proba(windows), atol=PARITY_TOLERANCE)
 
 
 def test_preprocessing_and_threshold_are_written_beside_the_model(
@@ -107,7 +114,7 @@ def test_preprocessing_and_threshold_are_written_beside_the_model(
 
 @pytest.mark.slow
 def test_legacy_onnx_exporter_is_the_fallback(
-    runs: dict[str, Path], real_windows: torch.Tensor, tmp_path: Path,
+    runs: dict[str, Path], real_windows: dict[str, torch.Tensor], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Prepare: the torch.export-based exporter fails
@@ -122,8 +129,9 @@ def test_legacy_onnx_exporter_is_the_fallback(
 
     # Assert
     assert "legacy" in result.exporter
-    got = onnx_probabilities(result.path, real_windows)
-    np.testing.assert_allclose(got, served.predict_proba(real_windows), atol=PARITY_TOLERANCE)
+    got = onnx_probabilities(result.path, real_windows["lstm"])
+    expected = served.predict_proba(real_windows["lstm"])
+    np.testing.assert_allclose(got, expected, atol=PARITY_TOLERANCE)
 
 
 @pytest.mark.slow
@@ -138,7 +146,10 @@ def test_readme_onnx_example_gives_the_runs_probabilities(
     served = load_served_model(tmp_path / "run" if bins else runs["cnn"])
     export_model(served, tmp_path / "model.onnx", "onnx")
     spec = served.preprocessing
-    real_windows = torch.cat([site.test.x for site in load_federated_data(data, 7).sites.values()])
+    run_data = RunConfig(data=data, model="cnn").data  # the CNN's default: rows
+    real_windows = torch.cat(
+        [site.test.x for site in load_federated_data(run_data, 7).sites.values()]
+    )
     assert real_windows.shape[-1] == spec.input_dim > (len(spec.feature_names) if bins else 0)
     features = real_windows[..., : len(spec.feature_names)].double().numpy()
     raw = features * np.array(spec.std) + np.array(spec.mean)

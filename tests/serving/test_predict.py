@@ -30,10 +30,10 @@ ROUNDS = 2
 
 @pytest.fixture(scope="module")
 def csv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run on a user's CSV (three plants, machines in time order)."""
+    """A run on a user's CSV (three plants, machines in time order), in 10-step windows."""
     root = tmp_path_factory.mktemp("csv_run")
-    make_run(root / "run", data=plant_csv_config(write_plant_csv(root / "plants.csv")),
-             rounds=ROUNDS)
+    data = plant_csv_config(write_plant_csv(root / "plants.csv"), sequence_length=10)
+    make_run(root / "run", data=data, rounds=ROUNDS)
     return root / "run"
 
 

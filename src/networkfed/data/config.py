@@ -31,6 +31,9 @@ class DataConfig(BaseModel):
     dirichlet_alpha: float = Field(default=0.5, gt=0)
     quantity_alpha: float = Field(default=1.0, gt=0)
     sequence_length: int = Field(default=10, ge=1)
+    """Time steps per window (1: single rows). In a federated run an unset value becomes the
+    model's own default (:meth:`with_default_sequence_length`): rows for the CNN, 10 steps for
+    the LSTM and the hybrid."""
     horizon: int = Field(default=30, ge=1)
     val_fraction: float = Field(default=0.15, gt=0, lt=1)
     test_fraction: float = Field(default=0.2, gt=0, lt=1)
@@ -71,6 +74,18 @@ class DataConfig(BaseModel):
     site_column: str | None = None
     group_column: str | None = None
     time_column: str | None = None
+
+    def with_default_sequence_length(self, length: int) -> DataConfig:
+        """This configuration with ``sequence_length = length``, unless it was given
+        explicitly (a flag, a TOML key, an argument): how a run applies its model's default
+        window without overriding a user's choice."""
+        if "sequence_length" in self.model_fields_set:
+            return self
+        resolved = self.model_copy(update={"sequence_length": length})
+        # Still a default, not the user's choice: a copy for another model (``model_dump(
+        # exclude_unset=True)``, as ``apply_hparams`` does) resolves it again.
+        resolved.model_fields_set.discard("sequence_length")
+        return resolved
 
     @field_validator("feature_bins")
     @classmethod

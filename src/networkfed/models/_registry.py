@@ -21,7 +21,7 @@ from torch import nn
 from networkfed.core.enums import ModelType
 from networkfed.core.errors import ConfigError
 from networkfed.models import _checks
-from networkfed.models.defaults import ModelDefaults
+from networkfed.models.defaults import DEFAULT_SEQUENCE_LENGTH, ModelDefaults
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,16 @@ class RegisteredModel:
     def name(self) -> str:
         """The key as a plain string (``"cnn"``), as used in files and on the command line."""
         return self.key.value if isinstance(self.key, ModelType) else self.key
+
+    def default_window_length(self) -> int:
+        """Time steps per input the model is built for by default: its ``sequence_length``
+        keyword's default, ``None`` meaning single rows (1; the CNN, built for tabular data in
+        the design document); a builder without that keyword reads windows of
+        :data:`~networkfed.models.defaults.DEFAULT_SEQUENCE_LENGTH` steps."""
+        parameter = inspect.signature(self.builder).parameters.get("sequence_length")
+        if parameter is None or parameter.default is inspect.Parameter.empty:
+            return DEFAULT_SEQUENCE_LENGTH
+        return int(parameter.default or 1)
 
     def accepted_overrides(self) -> frozenset[str] | None:
         """Keyword arguments the builder takes besides the shape; ``None`` if it takes any."""

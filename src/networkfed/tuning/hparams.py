@@ -69,7 +69,9 @@ def hparams_updates(document: dict[str, Any]) -> dict[str, Any]:
 
 def apply_hparams(config: RunConfig, document: dict[str, Any]) -> RunConfig:
     """A copy of ``config`` with the tuned values applied (validated like any RunConfig)."""
-    merged = {**config.model_dump(), **hparams_updates(document)}
+    # Only what was set: defaults that depend on the model (the window length) follow the
+    # tuned model instead of the one ``config`` was made for.
+    merged = {**config.model_dump(exclude_unset=True), **hparams_updates(document)}
     try:
         return RunConfig.model_validate(merged)
     except ValueError as error:

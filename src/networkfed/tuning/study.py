@@ -23,13 +23,13 @@ from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from networkfed.core.enums import ModelType
 from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data.config import DataConfig
 from networkfed.data.types import FederatedData
-from networkfed.federated.config import StrategyName
+from networkfed.federated.config import StrategyName, with_model_window
 from networkfed.tuning.objective import FAIL_REASON_ATTR, make_objective
 from networkfed.tuning.search_space import TUNABLE_MODELS
 
@@ -65,6 +65,12 @@ class StudySettings(BaseModel):
         if parsed not in TUNABLE_MODELS:
             raise ValueError(f"model {parsed.value!r} has no search space")
         return parsed
+
+    @model_validator(mode="after")
+    def _model_window(self) -> StudySettings:
+        # As in a run (RunConfig): an unset window length is the model's own.
+        object.__setattr__(self, "data", with_model_window(self.data, self.model))
+        return self
 
 
 @dataclass(frozen=True)
