@@ -238,9 +238,12 @@ def _prediction_frame(mode: str, labels: dict[str, np.ndarray], model: dict) -> 
 
 
 def _write_config_and_manifest(run_dir: Path, rounds: int, seed: int, baselines: bool) -> None:
+    from networkfed.data.config import DataConfig
     from networkfed.federated.config import RunConfig
 
-    config = RunConfig(rounds=rounds, seed=seed, baselines=baselines).model_dump(mode="json")
+    data = DataConfig(sequence_length=4)  # the fabricated checkpoints' windows
+    config = RunConfig(rounds=rounds, seed=seed, baselines=baselines, data=data)
+    config = config.model_dump(mode="json")
     (run_dir / "config.toml").write_text(tomli_w.dumps(_drop_none(config)))
     manifest = {
         "networkfed": "0.1.0",

@@ -138,7 +138,8 @@ def test_data_section_names_feature_subsets_and_bins_only_when_a_run_sets_them(
     # Prepare: the same fabricated run, its config saying it used a subset with bins
     run_dir = make_run_folder(tmp_path, rounds=2)
     config = tomllib.loads((run_dir / "config.toml").read_text())
-    config["data"].update(features=["torque_nm", "tool_wear_min"], feature_bins=4)
+    config["data"].update(features=["torque_nm", "tool_wear_min"], feature_bins=4,
+                          sequence_length=1)
     (run_dir / "config.toml").write_text(tomli_w.dumps(config))
 
     # Execute
@@ -146,7 +147,9 @@ def test_data_section_names_feature_subsets_and_bins_only_when_a_run_sets_them(
 
     # Assert
     assert "Inputs: features torque_nm, tool_wear_min; up to 4 bin columns" in text
+    assert "single rows (windows of 1 step)." in text
     assert "Inputs:" not in full_run[2].section_text("data")
+    assert "windows of 4 steps." in full_run[2].section_text("data")
 
 
 def test_per_round_table_matches_metrics_jsonl(full_run) -> None:

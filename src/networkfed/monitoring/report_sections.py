@@ -55,10 +55,11 @@ def data_summary(run: RunRecord, counts: Counts) -> str:
     """Sites, windows per split and the failure rate of each site's test windows."""
     train, val = split_sizes(run, "train"), split_sizes(run, "val")
     data = (run.config or {}).get("data", {})
+    length = data.get("sequence_length", "?")
+    shape = "single rows (windows of 1 step)" if length == 1 else f"windows of {length} steps"
     intro = note(
         f"Dataset {data.get('dataset', 'unknown')}, partition "
-        f"{data.get('partition', 'unknown')}; windows of "
-        f"{data.get('sequence_length', '?')} steps.{_inputs(data)}"
+        f"{data.get('partition', 'unknown')}; {shape}.{_inputs(data)}"
     )
     headers = [
         "Site",
