@@ -97,6 +97,10 @@ def test_other_models_and_layers_keep_their_own_forward() -> None:
     cumulative.bn3.momentum = None
     assert not fast_cnn_supported(cumulative)
 
+    other_dropout = OptimizedCNNModel(10, 2)
+    other_dropout.dropout = nn.AlphaDropout(0.3)
+    assert not fast_cnn_supported(other_dropout)
+
 
 def test_site_training_with_the_fast_forward_learns_and_is_reproducible() -> None:
     """The trainer uses the fast forward; the same seed gives the same weights, and the
