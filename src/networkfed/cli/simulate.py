@@ -55,7 +55,8 @@ def simulate_command(
     time_column: Annotated[str | None, Opt(help="csv: time column.", rich_help_panel=DATA)] = None,
     feature_columns: Annotated[str | None, Opt(help="csv: comma-separated feature columns.",
                                                rich_help_panel=DATA)] = None,
-    sequence_length: Annotated[int | None, Opt(help="Time steps per window.",
+    sequence_length: Annotated[int | None, Opt(help="Time steps per window (default: the "
+                                               "model's own: CNN 1 = rows, LSTM and hybrid 10).",
                                                rich_help_panel=DATA)] = None,
     features: Annotated[str | None, Opt(help="Comma-separated subset of the source's features "
                                         "the model sees (default: all).",

@@ -137,7 +137,9 @@ def tune_command(
     partition: str | None = typer.Option(None, "--partition", help="natural, iid, dirichlet..."),
     num_sites: int | None = typer.Option(None, "--num-sites", help="Number of sites."),
     rows_per_site: int | None = typer.Option(None, "--rows-per-site", help="synthetic: rows."),
-    sequence_length: int | None = typer.Option(None, "--sequence-length", help="Window steps."),
+    sequence_length: int | None = typer.Option(
+        None, "--sequence-length", help="Window steps (default: the model's own)."
+    ),
     label: str | None = typer.Option(None, "--label", help="csv: the label column."),
     site_column: str | None = typer.Option(None, "--site-column", help="csv: site column."),
     group_column: str | None = typer.Option(None, "--group-column", help="csv: machine column."),
