@@ -19,7 +19,6 @@ sites' histograms, which the tests check.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.tree import DecisionTreeClassifier
 
 __all__ = [
     "GRID_LIMIT",
@@ -98,6 +97,10 @@ def _tree_thresholds(
     total = float(weight.sum())
     if 2 * min_rows > total:  # no split leaves min_rows on both sides
         return []
+    # Imported here: scikit-learn takes ~0.6 s to import, which every CLI call and every
+    # Flower ClientApp process would pay while only the server fitting bins needs it.
+    from sklearn.tree import DecisionTreeClassifier
+
     tree = DecisionTreeClassifier(
         max_leaf_nodes=max_bins, min_weight_fraction_leaf=min_rows / total,
         random_state=0,
