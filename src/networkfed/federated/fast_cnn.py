@@ -39,7 +39,7 @@ from networkfed.federated.fast_layers import FastDropout, keep_mask
 from networkfed.models._layers import as_sequence
 from networkfed.models.cnn import OptimizedCNNModel
 
-__all__ = ["FAST_MAX_SIGNAL", "fast_cnn_supported", "training_forward"]
+__all__ = ["FAST_MAX_SIGNAL", "cnn_forward", "fast_cnn_supported", "training_forward"]
 
 Forward = Callable[[Tensor], Tensor]
 
@@ -61,8 +61,8 @@ def training_forward(model: nn.Module) -> Forward:
 
 def fast_cnn_supported(model: nn.Module) -> bool:
     """True for the built-in CNN with the layers it is built with, on signals of at most
-    :data:`FAST_MAX_SIGNAL` values (a subclass, another kernel size or a BatchNorm without
-    running estimates, or another dropout, keeps its own forward)."""
+    :data:`FAST_MAX_SIGNAL` values (a subclass, another kernel size, a BatchNorm without
+    running estimates or another kind of dropout keeps its own forward)."""
     if type(model) is not OptimizedCNNModel or model.signal_length > FAST_MAX_SIGNAL:
         return False
     if type(model.dropout) not in (nn.Dropout, FastDropout):
