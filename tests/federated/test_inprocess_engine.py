@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from networkfed.federated.config import RunConfig
 from networkfed.federated.engine import InProcessEngine
 from networkfed.federated.execution import SequentialRunner, SiteExecutor, Task
 from networkfed.federated.local_training import class_weights_from_counts, label_counts
+from networkfed.federated.results import RoundResult
 from networkfed.federated.sampling import sample_sites, simulate_dropouts
 from networkfed.federated.strategies import build_strategy
 from networkfed.federated.types import SiteUpdate
@@ -31,8 +32,13 @@ class CorruptingRunner:
     def __init__(self, inner: SequentialRunner) -> None:
         self.inner = inner
 
-    def run(self, tasks: Sequence[Task], on_result: Callable[[Any], None] | None = None) -> list:
-        results = self.inner.run(tasks, on_result)
+    def run(
+        self,
+        tasks: Sequence[Task],
+        on_result: Callable[[Any], None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> list:
+        results = self.inner.run(tasks, on_result, meanwhile)
         return [self._corrupt(r) if isinstance(r, SiteUpdate) else r for r in results]
 
     @staticmethod
@@ -122,11 +128,44 @@ def test_too_few_valid_updates_fail_and_leave_the_global_model_unchanged() -> No
 
 
 def test_too_many_drop_outs_fail_cleanly() -> None:
-    engine = _engine(tiny_config(site_dropout_rate=0.99))
+    recorder = EventRecorder()
+    engine = _engine(tiny_config(site_dropout_rate=0.99), callbacks=[recorder])
     before = engine.model.get_parameters()
     with pytest.raises(TrainingError, match="dropped out"):
         engine.run()
     assert all(torch.equal(before[k], engine.model.get_parameters()[k]) for k in before)
+    assert recorder.events == [("after_round", 0)]  # the initial model is on record
+
+
+class EventRecorder(Callback):
+    """Records the callbacks' calls in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def on_round_begin(self, round_num: int, site_ids: Sequence[str]) -> None:
+        self.events.append(("on_round_begin", round_num))
+
+    def on_site_trained(self, round_num: int, update: SiteUpdate) -> None:
+        self.events.append(("on_site_trained", round_num))
+
+    def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
+        self.events.append(("after_round", result.round_num))
+
+
+def test_callbacks_see_the_rounds_in_order_though_round_zero_is_scored_during_round_one(
+) -> None:
+    """Round 0 is scored while round 1 trains (``meanwhile``); the callbacks still see
+    round 0's report, then round 1's start, then its sites."""
+    recorder = EventRecorder()
+    result = _engine(tiny_config(), callbacks=[recorder]).run()
+    sites = len(tiny_data().site_ids)
+    expected = [("after_round", 0)]
+    for round_num in (1, 2):
+        expected += [("on_round_begin", round_num)]
+        expected += [("on_site_trained", round_num)] * sites + [("after_round", round_num)]
+    assert recorder.events == expected
+    assert [entry["round"] for entry in result.history] == [0, 1, 2]
 
 
 def test_min_fit_clients_above_the_number_of_sites_is_a_config_error() -> None:

@@ -49,6 +49,27 @@ def test_workers_return_what_this_process_computes_in_task_order() -> None:
 
 
 @pytest.mark.slow
+def test_meanwhile_runs_once_after_the_tasks_are_out_and_before_any_result() -> None:
+    """The engine scores round 0 while round 1 trains: ``meanwhile`` runs here once the
+    workers hold the tasks, before a result is taken in; the results do not change."""
+    data, spec, training, state = _setup()
+    instructions = FitInstructions(1, 1, (0.5, 9.0), seed=3)
+    tasks = [Task("train", (state, site, instructions), len(data.sites[site].train))
+             for site in data.site_ids]
+    events: list[str] = []
+    with ProcessRunner(spec, training, data.sites, num_workers=2) as workers:
+        remote = workers.run(tasks, lambda _: events.append("result"),
+                             meanwhile=lambda: events.append("meanwhile"))
+    local_events: list[str] = []
+    local = SequentialRunner(SiteExecutor(spec, training, data.sites)).run(
+        tasks, lambda _: local_events.append("result"),
+        meanwhile=lambda: local_events.append("meanwhile"))
+    assert events == local_events == ["meanwhile"] + ["result"] * len(tasks)
+    for mine, theirs in zip(local, remote, strict=True):
+        assert all(bool((v == theirs.state[k]).all()) for k, v in mine.state.items())
+
+
+@pytest.mark.slow
 def test_an_error_in_a_worker_is_raised_here() -> None:
     data, spec, training, state = _setup()
     with ProcessRunner(spec, training, data.sites, num_workers=1) as workers, \

@@ -7,9 +7,10 @@ it calls, and everything else (files, monitor, progress, early stopping) is a ca
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from torch import Tensor
@@ -38,6 +39,9 @@ from networkfed.models import ModelWrapper
 logger = logging.getLogger(__name__)
 
 __all__ = ["InProcessEngine"]
+
+SitePredictions = tuple[dict[str, SplitPredictions], dict[str, SplitPredictions]]
+"""Validation and test predictions, by site."""
 
 
 class InProcessEngine:
@@ -77,6 +81,8 @@ class InProcessEngine:
         self.callbacks = CallbackList([self.history, *callbacks])
         self.completed_round = -1
         """Last round whose global model is evaluated and reported (-1: none, 0: initial)."""
+        self._round_zero: SitePredictions | None = None
+        """The initial model's predictions while they wait to be scored (:meth:`run`)."""
         self.notes: dict[str, Any] = {}
         """What the callbacks reported about the last round (e.g. the monitor's findings)."""
         self._elapsed_before, self._started = 0.0, time.perf_counter()
@@ -88,11 +94,15 @@ class InProcessEngine:
     def run(self) -> RunResult:
         """Run the remaining rounds, then the baselines; return the result."""
         config, self._started = self.config, time.perf_counter()
-        # 1. Begin: callbacks open files and displays; the initial model is round 0.
+        # 1. Begin: callbacks open files and displays; the initial model is round 0. Its
+        #    predictions are made now and scored while round 1 trains (the first scoring
+        #    imports scikit-learn, ~1 s the sites need not wait for).
         self.callbacks.on_train_begin(self)
-        last = self._evaluate_round_zero() if self.completed_round < 0 else None
-        stopped_early = False
-        for round_num in range(self.completed_round + 1, config.rounds + 1):
+        if self.completed_round < 0:
+            self._round_zero = self._predict(self.model.get_parameters(), personal=True)
+        first_round = 1 if self._round_zero is not None else self.completed_round + 1
+        last, stopped_early = None, False
+        for round_num in range(first_round, config.rounds + 1):
             round_started = time.perf_counter()
             # 2. Sampling: choose sites, then let some drop out (both seeded per round).
             sampled = sample_sites(
@@ -102,18 +112,24 @@ class InProcessEngine:
             online, dropped = simulate_dropouts(
                 sampled, config.site_dropout_rate, config.seed, round_num
             )
+            if len(online) < config.min_fit_clients:
+                self._report_round_zero()  # the run stops here; round 0 is on record first
             self._require_enough(round_num, online, f"{len(dropped)} of {len(sampled)} dropped out")
-            self.callbacks.on_round_begin(round_num, online)
-            # 3. Local training: every online site starts from the same global state.
+            # 3. Local training: every online site starts from the same global state; the
+            #    previous round's report and this round's start happen while the sites train.
             global_state = self.model.get_parameters()
-            updates = self._train_sites(round_num, global_state, online)
+            updates = self._train_sites(
+                round_num, global_state, online,
+                meanwhile=functools.partial(self._begin_round, round_num, online),
+            )
             # 4. Validation: bad updates are refused; too few good ones stop the run.
             valid, rejected = self._validate(round_num, global_state, updates)
             self._keep_site_layers(valid)
             # 5. Aggregation: the strategy turns the valid updates into the next global model.
             self.model.set_parameters(self.strategy.aggregate_fit(round_num, global_state, valid))
             # 6. Evaluation: threshold on validation data, metrics on every site's test split.
-            evaluation = self._evaluate(self.model.get_parameters(), personal=True)
+            evaluation = evaluate_predictions(*self._predict(self.model.get_parameters(),
+                                                             personal=True))
             # 7. Report: callbacks log, monitor, checkpoint, display, maybe stop early.
             last = RoundResult(
                 round_num=round_num,
@@ -130,6 +146,8 @@ class InProcessEngine:
             if self._report(last):
                 stopped_early = round_num < config.rounds
                 break
+        if self._round_zero is not None:  # no round was left to train
+            last = self._report_round_zero()
         # 8. Baselines: the same training on pooled data and on every site alone.
         baselines = self._baselines() if config.baselines else BaselineResults()
         # 9. End: the result, handed to every callback (summary, predictions, report).
@@ -173,11 +191,20 @@ class InProcessEngine:
         return self._elapsed_before + time.perf_counter() - self._started
 
     # --- steps -------------------------------------------------------------------------------
-    def _evaluate_round_zero(self) -> RoundResult:
-        result = RoundResult(0, self._evaluate(self.model.get_parameters(), personal=True))
-        self.completed_round = 0
+    def _report_round_zero(self) -> RoundResult | None:
+        """Score and report the initial model's predictions, once (None: nothing pending)."""
+        if self._round_zero is None:
+            return None
+        result = RoundResult(0, evaluate_predictions(*self._round_zero))
+        self._round_zero, self.completed_round = None, 0
         self._report(result)
         return result
+
+    def _begin_round(self, round_num: int, online: Sequence[str]) -> None:
+        """Everything due before ``round_num``'s results: round 0's report, then the round's
+        start for the callbacks (which run in this order, as if nothing overlapped)."""
+        self._report_round_zero()
+        self.callbacks.on_round_begin(round_num, online)
 
     def _report(self, result: RoundResult) -> bool:
         """Hand a round to the callbacks; keep their notes; return whether one asks to stop."""
@@ -195,7 +222,8 @@ class InProcessEngine:
         )
 
     def _train_sites(
-        self, round_num: int, global_state: dict[str, Tensor], site_ids: Sequence[str]
+        self, round_num: int, global_state: dict[str, Tensor], site_ids: Sequence[str],
+        meanwhile: Callable[[], None] | None = None,
     ) -> list[SiteUpdate]:
         instructions = self._instructions(round_num)
         tasks = [
@@ -203,7 +231,9 @@ class InProcessEngine:
                  self._cost(site))
             for site in site_ids
         ]
-        return self.runner.run(tasks, lambda u: self.callbacks.on_site_trained(round_num, u))
+        return self.runner.run(
+            tasks, lambda u: self.callbacks.on_site_trained(round_num, u), meanwhile=meanwhile
+        )
 
     def _site_state(self, state: Mapping[str, Tensor], site_id: str) -> Mapping[str, Tensor]:
         """What ``site_id`` starts from: the global state, with its own layers under FedBN /
@@ -245,8 +275,14 @@ class InProcessEngine:
         self, state: Mapping[str, Tensor], *, personal: bool = False,
         per_site_threshold: bool = False,
     ) -> Evaluation:
-        """Every site's predictions, then metrics; ``personal``: each site with its own layers
-        (FedBN / FedPer; the federated model), otherwise ``state`` as it is (a baseline)."""
+        """Every site's predictions, then metrics (see :meth:`_predict`)."""
+        val, test = self._predict(state, personal=personal)
+        return evaluate_predictions(val, test, per_site_threshold=per_site_threshold)
+
+    def _predict(self, state: Mapping[str, Tensor], *, personal: bool = False) -> SitePredictions:
+        """Every site's validation and test predictions; ``personal``: each site with its own
+        layers (FedBN / FedPer; the federated model), otherwise ``state`` as it is (a
+        baseline)."""
         sites = list(self.data.site_ids)
         tasks = [
             Task("predict", (self._site_state(state, s) if personal else state, s,
@@ -256,7 +292,7 @@ class InProcessEngine:
         outputs = self.runner.run(tasks)
         val = {s: out["val"] for s, out in zip(sites, outputs, strict=True)}
         test = {s: out["test"] for s, out in zip(sites, outputs, strict=True)}
-        return evaluate_predictions(val, test, per_site_threshold=per_site_threshold)
+        return val, test
 
     def _baselines(self) -> BaselineResults:
         """Centralized (all training data pooled) and local-only (each site alone) models."""

@@ -8,6 +8,7 @@ PR-AUC) and the threshold metrics taken from the pooled predictions.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from networkfed.federated.fast_cnn import cnn_inference, fast_cnn_supported
 from networkfed.federated.local_training import single_thread
 from networkfed.federated.metrics import (
     choose_threshold,
@@ -64,13 +66,15 @@ class Evaluation:
 
 
 def predict_failure(model: nn.Module, x: Tensor) -> np.ndarray:
-    """Failure-class probabilities ``(n,)`` in eval mode, on one thread, without gradients."""
+    """Failure-class probabilities ``(n,)`` in eval mode, on one thread, without gradients
+    (the built-in CNN through :func:`~networkfed.federated.fast_cnn.cnn_inference`)."""
     was_training = model.training
     model.eval()
+    forward = functools.partial(cnn_inference, model) if fast_cnn_supported(model) else model
     try:
         with single_thread(), torch.inference_mode():
             chunks = [
-                torch.softmax(model(x[start : start + EVAL_BATCH_SIZE]), dim=-1)[:, 1]
+                torch.softmax(forward(x[start : start + EVAL_BATCH_SIZE]), dim=-1)[:, 1]
                 for start in range(0, int(x.shape[0]), EVAL_BATCH_SIZE)
             ]
     finally:

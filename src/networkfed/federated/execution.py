@@ -55,7 +55,15 @@ class Task:
 class SiteRunner(Protocol):
     """Runs tasks and returns their results in task order."""
 
-    def run(self, tasks: Sequence[Task], on_result: Callable[[Any], None] | None = None) -> list:
+    def run(
+        self,
+        tasks: Sequence[Task],
+        on_result: Callable[[Any], None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> list:
+        """``on_result`` is called with each result as it arrives; ``meanwhile`` once, after
+        the tasks are handed out and before any result is taken in (where the tasks run
+        elsewhere, it runs while they do)."""
         ...
 
     def close(self) -> None:
@@ -109,7 +117,14 @@ class SequentialRunner:
     def __init__(self, executor: SiteExecutor) -> None:
         self.executor = executor
 
-    def run(self, tasks: Sequence[Task], on_result: Callable[[Any], None] | None = None) -> list:
+    def run(
+        self,
+        tasks: Sequence[Task],
+        on_result: Callable[[Any], None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> list:
+        if meanwhile is not None:
+            meanwhile()
         results = []
         for task in tasks:
             results.append(self.executor.execute(task))

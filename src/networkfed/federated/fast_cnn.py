@@ -1,71 +1,70 @@
-"""The built-in CNN's forward pass as local training runs it: the same function, fewer and
-cheaper operations.
+"""The built-in CNN's training step — loss and gradients — computed by hand.
 
 Why: on short signals (the CNN reads a row of ten features as a signal of length 10) a
-training step is a few dozen tiny operations, and three of PyTorch's CPU kernels dominate it
-through fixed costs rather than arithmetic — oneDNN's convolution (forward and backward), the
-BatchNorm kernels for ``(batch, channels, length)`` input and ``max_pool1d`` with its index
-bookkeeping. Here every block works on ``(batch, length, channels)`` rows instead:
+training step is a few dozen tiny operations, and its time goes to fixed costs per operation
+rather than to arithmetic. PyTorch's stock path pays them three times over: oneDNN's
+convolution, the ``(batch, channels, length)`` BatchNorm kernels and ``max_pool1d`` with its
+index bookkeeping in the forward; then autograd's engine, one node per operation, with
+generic backward formulas (max-pooling's alone cost ~35 µs a layer). Here the forward works
+on ``(batch, length, channels)`` rows and keeps exactly what the backward needs:
 
-- a ``kernel_size=3, padding=1`` convolution is one ``addmm`` of the three shifted copies of
-  the signal against the weight read as ``(out, in * 3)`` (a view, so its gradient needs no
-  reordering);
-- BatchNorm is ``F.batch_norm`` on ``(batch * length, channels)`` — the same per-channel
-  statistics over batch and length, running estimates updated as ``nn.BatchNorm1d`` does;
+- a ``kernel_size=3, padding=1`` convolution is one ``addmm`` of the signal's columns (the
+  three shifted copies, ``pad`` + ``unfold``) against the weight read as ``(out, in * 3)``;
+  its input gradient folds the columns' gradient back with two shifted adds;
+- BatchNorm is ``native_batch_norm`` on ``(batch * length, channels)`` — the same
+  per-channel statistics over batch and length, running estimates updated as
+  ``nn.BatchNorm1d`` does — and its backward the kernel autograd would call;
 - max-pooling by 2 is ``amax`` over a view of neighbouring pairs, before the ReLU (the same
-  values on half the elements);
-- the five dropout masks of a forward pass are drawn in one call.
+  values on half the elements); the forward keeps one multiplier per input element — which
+  of the pair won, times ReLU's and dropout's factors — so pooling, ReLU and dropout cost one
+  multiplication in the backward;
+- every dropout mask of the step is drawn in one call;
+- the loss is the class-weighted cross-entropy, its gradient from the same kernels
+  (``nll_loss_backward``, ``_log_softmax_backward_data``) autograd uses.
 
-The model, its parameters and its ``state_dict`` are untouched: the function reads the
-model's own modules, so the optimiser, FedBN/FedPer, clipping and FedProx see nothing new.
-Outputs and gradients equal the model's own forward up to float rounding (tested); the
-dropout masks are drawn in the other memory order, so a seeded run's numbers differ from the
-module's forward but are as reproducible. Measured on one thread, batch 32, rows of ten
-features: 1.79 ms -> 1.15 ms per training step; on long signals both cost the same
-(:data:`FAST_MAX_SIGNAL`).
+No autograd graph is built: the step writes each parameter's ``.grad``, so the optimiser,
+FedProx, clipping, FedBN and FedPer see what they would after ``loss.backward()``. The model,
+its parameters and its ``state_dict`` are untouched. Loss, gradients and BatchNorm running
+estimates equal the module's to float rounding (tested); dropout masks are drawn in another
+memory order than the module's, so a seeded run's numbers differ from the module's but are as
+reproducible. Measured on one thread, batch 32, rows of ten features, with the optimiser's
+step: 1.82 ms (the module) -> 1.15 ms (the forward rewritten, autograd behind it) -> 0.80 ms.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from networkfed.federated.fast_layers import FastDropout, keep_mask
 from networkfed.models._layers import as_sequence
 from networkfed.models.cnn import OptimizedCNNModel
 
-__all__ = ["FAST_MAX_SIGNAL", "cnn_forward", "fast_cnn_supported", "training_forward"]
+__all__ = ["FAST_MAX_SIGNAL", "CNNTrainingStep", "cnn_inference", "fast_cnn_supported"]
 
-Forward = Callable[[Tensor], Tensor]
+_aten = torch.ops.aten
 
-FAST_MAX_SIGNAL = 64
-"""The longest signal (window steps x features) the rewritten forward is used for. Measured
-per training step, one thread, batch 32 (stock / rewritten, ms): 10 values 1.82 / 1.17, 20
-values 2.24 / 1.66, 30 values 2.74 / 2.05, 40 values 3.11 / 2.63, 50 values 3.45 / 3.13, 100
-values 6.63 / 6.43: the longer the signal, the more the arithmetic outweighs the fixed costs
-the rewrite saves, and oneDNN's convolution is the better kernel for long ones."""
-
-
-def training_forward(model: nn.Module) -> Forward:
-    """The function local training calls for a batch's logits: :func:`cnn_forward` bound to
-    ``model`` where :func:`fast_cnn_supported`, otherwise the model itself."""
-    if not fast_cnn_supported(model):
-        return model
-    return functools.partial(cnn_forward, model)
+FAST_MAX_SIGNAL = 200
+"""The longest signal (window steps x features) the hand-computed step is used for. Measured
+per step with the optimiser, one thread, batch 32, ten features (autograd through the module /
+by hand, ms): 10 values 1.68 / 0.81, 20 values 2.10 / 1.24, 50 values 3.64 / 2.54, 100 values
+8.29 / 5.74, 200 values 15.1 / 10.3, 300 values 20.6 / 19.9, 500 values 26.3 / 25.2: the
+longer the signal, the more the arithmetic outweighs the fixed costs the step saves, and
+oneDNN's convolution is the better kernel beyond a few hundred values."""
 
 
 def fast_cnn_supported(model: nn.Module) -> bool:
-    """True for the built-in CNN with the layers it is built with, on signals of at most
-    :data:`FAST_MAX_SIGNAL` values (a subclass, another kernel size, a BatchNorm without
-    running estimates or another kind of dropout keeps its own forward)."""
+    """True for the built-in CNN with the layers it is built with, every parameter trained,
+    on signals of at most :data:`FAST_MAX_SIGNAL` values (a subclass, another kernel size, a
+    BatchNorm without running estimates, another kind of dropout or a frozen layer keeps
+    autograd)."""
     if type(model) is not OptimizedCNNModel or model.signal_length > FAST_MAX_SIGNAL:
         return False
     if type(model.dropout) not in (nn.Dropout, FastDropout):
+        return False
+    if not all(p.requires_grad for p in model.parameters()):
         return False
     for index in range(1, model.num_blocks + 1):
         conv, norm = getattr(model, f"conv{index}"), getattr(model, f"bn{index}")
@@ -80,85 +79,255 @@ def fast_cnn_supported(model: nn.Module) -> bool:
         )
         if not (plain_conv and plain_norm):
             return False
-    return True
+    return all(type(getattr(model, f"fc{i}")) is nn.Linear for i in range(1, model.num_fc + 1))
 
 
-def cnn_forward(model: OptimizedCNNModel, x: Tensor) -> Tensor:
-    """``model(x)``, computed on ``(batch, length, channels)`` rows (module docstring)."""
+@dataclass(frozen=True)
+class _Block:
+    """One Conv1d -> BatchNorm -> ReLU -> max-pool -> dropout block, as the step reads it.
+
+    Tensors are detached aliases of the model's own: the optimiser updates them in place, so
+    they always hold the current weights, and no operation on them records autograd history.
+    """
+
+    length: int  # signal length entering the block
+    channels: int  # input channels
+    out_channels: int
+    weight: Tensor  # (out, in * 3), a view of conv.weight
+    bias: Tensor
+    gamma: Tensor
+    beta: Tensor
+    running_mean: Tensor
+    running_var: Tensor
+    batches_tracked: Tensor
+    momentum: float
+    eps: float
+    params: tuple[nn.Parameter, nn.Parameter, nn.Parameter, nn.Parameter]
+
+    @property
+    def pooled_length(self) -> int:
+        return self.length // 2 if self.length >= 2 else self.length
+
+
+@dataclass(frozen=True)
+class _Linear:
+    weight: Tensor
+    bias: Tensor
+    params: tuple[nn.Parameter, nn.Parameter]
+
+
+@dataclass
+class _Saved:
+    """What a block's backward needs from its forward."""
+
+    columns: Tensor
+    pre_norm: Tensor
+    mean: Tensor
+    invstd: Tensor
+    multiplier: Tensor  # d(block output) / d(BatchNorm output), pair by pair
+
+
+class CNNTrainingStep:
+    """Loss and gradients of one mini-batch for an :class:`OptimizedCNNModel` in training
+    mode (:func:`fast_cnn_supported` models only).
+
+    Calling it sets every parameter's ``.grad`` (replacing, not adding to, what was there),
+    updates BatchNorm's running estimates and returns the mean class-weighted cross-entropy.
+    """
+
+    def __init__(self, model: OptimizedCNNModel) -> None:
+        if not fast_cnn_supported(model):
+            raise ValueError(f"{type(model).__name__} is not the built-in CNN this step computes")
+        self.model = model
+        self.blocks = self._blocks(model)
+        self.linears = [
+            _Linear(fc.weight.detach(), fc.bias.detach(), (fc.weight, fc.bias))
+            for fc in (getattr(model, f"fc{i}") for i in range(1, model.num_fc + 1))
+        ]
+        self._mask_sizes = [b.pooled_length * b.out_channels for b in self.blocks]
+        self._mask_sizes += [linear.weight.shape[0] for linear in self.linears[:-1]]
+        self._upstream = torch.ones(())  # d(loss)/d(loss)
+
+    @staticmethod
+    def _blocks(model: OptimizedCNNModel) -> list[_Block]:
+        blocks, length, channels = [], model.signal_length, 1
+        for index in range(1, model.num_blocks + 1):
+            conv, norm = getattr(model, f"conv{index}"), getattr(model, f"bn{index}")
+            assert norm.running_mean is not None and norm.running_var is not None
+            assert norm.num_batches_tracked is not None and norm.momentum is not None
+            block = _Block(
+                length, channels, conv.out_channels,
+                conv.weight.detach().view(conv.out_channels, channels * 3),
+                conv.bias.detach(), norm.weight.detach(), norm.bias.detach(),
+                norm.running_mean, norm.running_var, norm.num_batches_tracked,
+                float(norm.momentum), float(norm.eps),
+                (conv.weight, conv.bias, norm.weight, norm.bias),
+            )
+            blocks.append(block)
+            length, channels = block.pooled_length, conv.out_channels
+        return blocks
+
+    def __call__(self, x: Tensor, y: Tensor, class_weights: Tensor | None = None) -> Tensor:
+        model = self.model
+        window = as_sequence(x, model.input_dim, type(model).__name__)
+        batch = window.shape[0]
+        fits = window.shape[1] * window.shape[2] == model.signal_length
+        # A signal that does not fit, or a batch where BatchNorm would see one value per
+        # channel: the module raises its own error naming the shapes.
+        if not fits or batch * self.blocks[-1].length < 2:
+            model(x)
+        masks = self._dropout_masks(batch)
+        hidden, saved = window.reshape(batch, model.signal_length, 1), []
+        for block in self.blocks:
+            hidden, block_saved = self._block_forward(block, hidden, masks)
+            saved.append(block_saved)
+        # The head was built for the module's (batch, channels, length) flattening order.
+        last = self.blocks[-1]
+        hidden = hidden.transpose(1, 2).reshape(batch, -1)
+        inputs, factors = [], []
+        for linear in self.linears[:-1]:
+            inputs.append(hidden)
+            hidden, factor = _relu_dropout(torch.addmm(linear.bias, hidden, linear.weight.t()),
+                                           masks)
+            factors.append(factor)
+        inputs.append(hidden)
+        head = self.linears[-1]
+        logits = torch.addmm(head.bias, hidden, head.weight.t())
+        log_probs = torch.log_softmax(logits, 1)
+        loss, total_weight = _aten.nll_loss_forward(log_probs, y, class_weights, 1, -100)
+        grad = _aten._log_softmax_backward_data(
+            _aten.nll_loss_backward(
+                self._upstream, log_probs, y, class_weights, 1, -100, total_weight
+            ),
+            log_probs, 1, log_probs.dtype,
+        )
+        for index in range(len(self.linears) - 1, -1, -1):
+            linear = self.linears[index]
+            weight, bias = linear.params
+            weight.grad, bias.grad = grad.t().mm(inputs[index]), grad.sum(0)
+            grad = grad.mm(linear.weight)
+            if index > 0:
+                grad = grad * factors[index - 1]
+        grad = grad.view(batch, last.out_channels, last.pooled_length).transpose(1, 2)
+        for index in range(len(self.blocks) - 1, -1, -1):
+            grad = self._block_backward(self.blocks[index], saved[index], grad, index > 0)
+        return loss
+
+    def _dropout_masks(self, batch: int) -> list[Tensor]:
+        """Every dropout mask of the step, in the order the layers use them (``[]``: off).
+
+        One draw instead of one per layer: each draw costs a handful of small operations, as
+        much as the arithmetic of a layer on rows. Drawn from the global generator as
+        ``FastDropout`` draws, with the same distribution (:func:`keep_mask`).
+        """
+        dropout = self.model.dropout
+        if not dropout.training or dropout.p == 0.0:
+            return []
+        sizes = [batch * size for size in self._mask_sizes]
+        if dropout.p == 1.0:
+            drawn = torch.zeros(sum(sizes))
+        else:
+            drawn = keep_mask(torch.Size([sum(sizes)]), dropout.p, torch.float32)
+        return list(drawn.split(sizes))
+
+    @staticmethod
+    def _block_forward(
+        block: _Block, signal: Tensor, masks: list[Tensor]
+    ) -> tuple[Tensor, _Saved]:
+        """Conv1d(k=3, padding=1) -> BatchNorm -> max-pool by 2 -> ReLU -> dropout on
+        ``(batch, length, channels)``."""
+        batch, length, out = signal.shape[0], block.length, block.out_channels
+        # Column (c * 3 + k) holds input channel c at offset k: the order of weight.view.
+        columns = torch.constant_pad_nd(signal, (0, 0, 1, 1)).unfold(1, 3, 1)
+        columns = columns.reshape(batch * length, block.channels * 3)
+        pre_norm = torch.addmm(block.bias, columns, block.weight.t())
+        block.batches_tracked.add_(1)
+        normed, mean, invstd = torch.native_batch_norm(
+            pre_norm, block.gamma, block.beta, block.running_mean, block.running_var,
+            True, block.momentum, block.eps,
+        )
+        if length < 2:
+            hidden, factor = _relu_dropout(normed.view(batch, 1, out), masks)
+            return hidden, _Saved(columns, pre_norm, mean, invstd, factor)
+        # max_pool1d(kernel_size=2) drops an odd last position; pooling before the ReLU gives
+        # the same values (ReLU is monotonic) on half the elements.
+        half = length // 2
+        pairs = normed.view(batch, length, out)[:, : 2 * half].view(batch, half, 2, out)
+        pooled = pairs.amax(2)
+        hidden, factor = _relu_dropout(pooled, masks)
+        # Where a pair ties, both get the gradient (max_pool1d gives it to the first);
+        # ties of BatchNorm outputs do not occur in practice.
+        multiplier = (pairs == pooled.unsqueeze(2)) * factor.unsqueeze(2)
+        return hidden, _Saved(columns, pre_norm, mean, invstd, multiplier)
+
+    @staticmethod
+    def _block_backward(block: _Block, saved: _Saved, grad: Tensor, wants_input: bool) -> Tensor:
+        """Set the block's parameter gradients; return the gradient of its input (or of
+        nothing when ``wants_input`` is false: the first block's input is the data)."""
+        length, out, channels = block.length, block.out_channels, block.channels
+        batch = grad.shape[0]
+        if length < 2:
+            grad_normed = (grad * saved.multiplier).view(batch, out)
+        elif length % 2 == 0:
+            grad_normed = (grad.unsqueeze(2) * saved.multiplier).view(batch * length, out)
+        else:  # the odd last position was dropped by the pooling: no gradient there
+            grad_normed = grad.new_zeros(batch, length, out)
+            grad_normed[:, : length - 1] = (grad.unsqueeze(2) * saved.multiplier).flatten(1, 2)
+            grad_normed = grad_normed.view(batch * length, out)
+        grad_pre, grad_gamma, grad_beta = _aten.native_batch_norm_backward(
+            grad_normed, saved.pre_norm, block.gamma, block.running_mean, block.running_var,
+            saved.mean, saved.invstd, True, block.eps, [True, True, True],
+        )
+        weight, bias, gamma, beta = block.params
+        weight.grad = grad_pre.t().mm(saved.columns).view(weight.shape)
+        bias.grad, gamma.grad, beta.grad = grad_pre.sum(0), grad_gamma, grad_beta
+        if not wants_input:
+            return grad
+        # Fold the columns' gradient back: column offset k of position l read input l + k - 1.
+        grad_columns = grad_pre.mm(block.weight).view(batch, length, channels, 3)
+        grad_input = grad_columns[:, :, :, 1].clone()
+        if length > 1:
+            grad_input[:, 1:] += grad_columns[:, :-1, :, 2]
+            grad_input[:, :-1] += grad_columns[:, 1:, :, 0]
+        return grad_input
+
+
+def cnn_inference(model: OptimizedCNNModel, x: Tensor) -> Tensor:
+    """``model(x)`` in eval mode, computed on ``(batch, length, channels)`` rows as the
+    training step computes it (call under ``torch.inference_mode()``).
+
+    Evaluation predicts every site's validation and test rows each round; on rows this is
+    2.2x faster than the module (5.2 ms against 11.1 ms for 1,170 rows on one thread, where
+    ``max_pool1d`` alone took 2.1 ms) and equal to it to float rounding (tested).
+    """
     window = as_sequence(x, model.input_dim, type(model).__name__)
-    if window.shape[1] * window.shape[2] != model.signal_length:
-        return model(x)  # the model's own forward raises the error that names the shapes
-    hidden = window.reshape(window.shape[0], model.signal_length, 1)
-    masks = _dropout_masks(model, window.shape[0])
+    if window.shape[1] * window.shape[2] != model.signal_length or model.training:
+        return model(x)  # raises the model's own error for a signal that does not fit
+    batch = window.shape[0]
+    hidden = window.reshape(batch, model.signal_length, 1)
     for index in range(1, model.num_blocks + 1):
-        hidden = _block(hidden, getattr(model, f"conv{index}"), getattr(model, f"bn{index}"))
-        hidden = _drop(hidden, masks)
-    # The head was built for the module's (batch, channels, length) flattening order.
-    hidden = hidden.transpose(1, 2).reshape(hidden.shape[0], -1)
+        conv, norm = getattr(model, f"conv{index}"), getattr(model, f"bn{index}")
+        length, channels = hidden.shape[1], hidden.shape[2]
+        columns = torch.constant_pad_nd(hidden, (0, 0, 1, 1)).unfold(1, 3, 1)
+        weight = conv.weight.view(conv.out_channels, channels * 3)
+        out = torch.addmm(conv.bias, columns.reshape(batch * length, channels * 3), weight.t())
+        out = torch.batch_norm(out, norm.weight, norm.bias, norm.running_mean,
+                               norm.running_var, False, 0.0, norm.eps, False)
+        out = out.view(batch, length, conv.out_channels)
+        if length >= 2:
+            half = length // 2
+            out = out[:, : 2 * half].view(batch, half, 2, conv.out_channels).amax(2)
+        hidden = torch.relu(out)
+    hidden = hidden.transpose(1, 2).reshape(batch, -1)
     for index in range(1, model.num_fc):
-        hidden = _drop(F.relu(getattr(model, f"fc{index}")(hidden)), masks)
+        hidden = torch.relu(getattr(model, f"fc{index}")(hidden))
     return getattr(model, f"fc{model.num_fc}")(hidden)
 
 
-def _dropout_masks(model: OptimizedCNNModel, batch: int) -> list[Tensor]:
-    """Every dropout mask of one forward pass, drawn at once (``[]``: dropout is off).
+def _relu_dropout(values: Tensor, masks: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """ReLU then the next dropout mask (none when ``masks`` is empty); returns the output and
+    its derivative by ``values``, elementwise."""
+    positive = values > 0
+    factor = positive * masks.pop(0).view(values.shape) if masks else positive.float()
+    return values * factor, factor
 
-    One draw instead of one per layer: each of the five draws costs a handful of small
-    operations (~40 µs a step together with its scaling), as much as the arithmetic of a
-    layer on rows. Drawn from the global generator as ``FastDropout`` draws, with the same
-    distribution (:func:`~networkfed.federated.fast_layers.keep_mask`).
-    """
-    dropout = model.dropout
-    if not dropout.training or dropout.p == 0.0:
-        return []
-    shapes, length = [], model.signal_length
-    for index in range(1, model.num_blocks + 1):
-        length = length // 2 if length >= 2 else length
-        shapes.append((batch, length, getattr(model, f"conv{index}").out_channels))
-    shapes += [(batch, getattr(model, f"fc{i}").out_features) for i in range(1, model.num_fc)]
-    sizes = [math.prod(shape) for shape in shapes]
-    if dropout.p == 1.0:
-        drawn = torch.zeros(sum(sizes))
-    else:
-        drawn = keep_mask(torch.Size([sum(sizes)]), dropout.p, torch.float32)
-    return [mask.view(shape) for mask, shape in zip(drawn.split(sizes), shapes, strict=True)]
-
-
-def _drop(hidden: Tensor, masks: list[Tensor]) -> Tensor:
-    """Apply the next of ``masks`` (the layers use them in order); none when dropout is off."""
-    return hidden * masks.pop(0) if masks else hidden
-
-
-def _block(signal: Tensor, conv: nn.Conv1d, norm: nn.BatchNorm1d) -> Tensor:
-    """Conv1d(k=3, padding=1) -> BatchNorm -> ReLU -> max-pool by 2 on ``(batch, L, C)``."""
-    batch, length, channels = signal.shape
-    padded = F.pad(signal, (0, 0, 1, 1))
-    # Column (c * 3 + k) holds input channel c at offset k: the order of weight.view(out, -1).
-    columns = torch.stack(
-        [padded[:, :-2], padded[:, 1:-1], padded[:, 2:]], dim=3
-    ).reshape(batch * length, channels * 3)
-    weight = conv.weight.view(conv.out_channels, channels * 3)
-    out = torch.addmm(conv.bias, columns, weight.t())
-    out = _batch_norm(out, norm).view(batch, length, conv.out_channels)
-    if length < 2:
-        return F.relu(out)
-    # Pooling before ReLU gives the same values (ReLU is monotonic) on half the elements.
-    # max_pool1d(kernel_size=2) drops an odd last position. ``amax`` over a view of the pairs
-    # has one backward node (slices and ``torch.maximum``: five, ~0.09 ms a step more); at a
-    # tie it shares the gradient where max_pool1d gives it to the first, and ties of
-    # BatchNorm outputs do not occur in practice.
-    half = length // 2
-    pairs = (out if length % 2 == 0 else out[:, : 2 * half]).reshape(batch, half, 2, -1)
-    return F.relu(pairs.amax(2))
-
-
-def _batch_norm(rows: Tensor, norm: nn.BatchNorm1d) -> Tensor:
-    """``norm`` applied to ``(N, channels)`` rows, running estimates updated as its own
-    forward does (momentum set: ``num_batches_tracked`` only counts)."""
-    if norm.training:
-        assert norm.num_batches_tracked is not None
-        norm.num_batches_tracked.add_(1)
-    return F.batch_norm(
-        rows, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-        training=norm.training, momentum=norm.momentum, eps=norm.eps,
-    )

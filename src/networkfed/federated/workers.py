@@ -77,9 +77,14 @@ class ProcessRunner:
             self._workers.append((process, ours))
         logger.debug("started %d worker processes", self.num_workers)
 
-    def run(self, tasks: Sequence[Task], on_result: Callable[[Any], None] | None = None) -> list:
+    def run(
+        self,
+        tasks: Sequence[Task],
+        on_result: Callable[[Any], None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> list:
         """Run ``tasks`` in packets, heaviest first on the next free worker; results in task
-        order."""
+        order. ``meanwhile`` runs here while the first packets are out."""
         self.start()
         costs = [task.cost for task in tasks]
         pending = work_packets(costs, PACKETS_PER_WORKER * len(self._workers))
@@ -91,6 +96,9 @@ class ProcessRunner:
                 conn, packet = idle.pop(), pending.pop(0)
                 send_message(conn, [tasks[index] for index in packet])
                 busy[conn] = packet
+            if meanwhile is not None:
+                meanwhile, work = None, meanwhile
+                work()
             for conn in wait(list(busy)):
                 packet = busy.pop(conn)  # type: ignore[call-overload]
                 received = self._receive(conn)  # type: ignore[arg-type]

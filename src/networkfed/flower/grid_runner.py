@@ -143,14 +143,20 @@ class GridRunner:
                 self.reports[site_id] = _json(str(site["report"]))
 
     # --- SiteRunner -----------------------------------------------------------------------------
-    def run(self, tasks: Sequence[Task], on_result: Callable[[Any], None] | None = None) -> list:
-        """Send every task to its site's node; results in task order (see module notes)."""
+    def run(
+        self,
+        tasks: Sequence[Task],
+        on_result: Callable[[Any], None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> list:
+        """Send every task to its site's node; results in task order (see module notes).
+        ``meanwhile`` runs here while the nodes work."""
         if any(task.kind == "chain" for task in tasks):
-            return self._run_locally(tasks, on_result)
+            return self._run_locally(tasks, on_result, meanwhile)
         kind = _one_kind(tasks)
         sites = [str(task.payload[1]) for task in tasks]
         self._find_missing(sites)
-        replies = self._exchange(tasks, sites)
+        replies = self._exchange(tasks, sites, meanwhile)
         if kind == "train":
             return self._updates(tasks, sites, replies, on_result)
         return [
@@ -167,7 +173,9 @@ class GridRunner:
         if any(site not in self.nodes for site in sites):
             self.discover(min_nodes=0, wait=0)
 
-    def _exchange(self, tasks: Sequence[Task], sites: Sequence[str]) -> dict[str, Message]:
+    def _exchange(
+        self, tasks: Sequence[Task], sites: Sequence[str], meanwhile: Callable[[], None] | None
+    ) -> dict[str, Message]:
         """Send the messages, collect replies (see :meth:`_collect`); good replies by site."""
         pending: list[tuple[Message, str]] = []
         for task, site in zip(tasks, sites, strict=True):
@@ -176,6 +184,8 @@ class GridRunner:
             else:
                 logger.warning("site %r has no connected SuperNode; it is left out", site)
         self.grid.push_messages([message for message, _ in pending])
+        if meanwhile is not None:
+            meanwhile()
         site_of = {message.metadata.message_id: site for message, site in pending}
         good: dict[str, Message] = {}
         for reply in self._collect(set(site_of)):
@@ -241,11 +251,16 @@ class GridRunner:
             )
         return updates
 
-    def _run_locally(self, tasks: Sequence[Task], on_result: Callable[[Any], None] | None) -> list:
+    def _run_locally(
+        self,
+        tasks: Sequence[Task],
+        on_result: Callable[[Any], None] | None,
+        meanwhile: Callable[[], None] | None,
+    ) -> list:
         if self.local is None:
             raise ConfigError("baselines", True, "false under a Flower deployment (baselines "
                               "pool or isolate site data, which stays at the plants)")
-        return self.local.run(tasks, on_result)
+        return self.local.run(tasks, on_result, meanwhile)
 
 
 def _one_kind(tasks: Sequence[Task]) -> str:
