@@ -143,6 +143,9 @@ def test_wrong_input_and_a_batch_of_one_value_raise_the_models_own_errors() -> N
         step(torch.randn(3, 5, 10), torch.zeros(3, dtype=torch.long))
     with pytest.raises(DataValidationError, match=r"expects input of shape \(batch, 10\)"):
         step(torch.randn(3, 4, 9), torch.zeros(3, dtype=torch.long))
+    model.eval()
+    with pytest.raises(RuntimeError, match=r"call model.train\(\) first"):
+        step(torch.randn(3, 4, 10), torch.zeros(3, dtype=torch.long))
     _, one_value = _pair(input_dim=1, num_classes=2, conv_filters=[4])
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         CNNTrainingStep(one_value)(torch.randn(1, 1), torch.zeros(1, dtype=torch.long))

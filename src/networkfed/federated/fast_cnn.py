@@ -169,6 +169,9 @@ class CNNTrainingStep:
 
     def __call__(self, x: Tensor, y: Tensor, class_weights: Tensor | None = None) -> Tensor:
         model = self.model
+        if not model.training:
+            raise RuntimeError("CNNTrainingStep computes training steps: call model.train() "
+                               "first (BatchNorm uses batch statistics and updates estimates)")
         window = as_sequence(x, model.input_dim, type(model).__name__)
         batch = window.shape[0]
         fits = window.shape[1] * window.shape[2] == model.signal_length
