@@ -8,7 +8,6 @@ PR-AUC) and the threshold metrics taken from the pooled predictions.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from networkfed.federated.fast_cnn import cnn_inference, fast_cnn_supported
 from networkfed.federated.local_training import single_thread
 from networkfed.federated.metrics import (
     choose_threshold,
@@ -25,6 +23,7 @@ from networkfed.federated.metrics import (
     pooled_metrics,
     weighted_overall,
 )
+from networkfed.federated.training_step import inference_forward
 
 __all__ = ["Evaluation", "SplitPredictions", "evaluate_predictions", "predict_failure"]
 
@@ -67,10 +66,11 @@ class Evaluation:
 
 def predict_failure(model: nn.Module, x: Tensor) -> np.ndarray:
     """Failure-class probabilities ``(n,)`` in eval mode, on one thread, without gradients
-    (the built-in CNN through :func:`~networkfed.federated.fast_cnn.cnn_inference`)."""
+    (the built-in CNN and hybrid through their rows forwards,
+    :func:`~networkfed.federated.training_step.inference_forward`)."""
     was_training = model.training
     model.eval()
-    forward = functools.partial(cnn_inference, model) if fast_cnn_supported(model) else model
+    forward = inference_forward(model)
     try:
         with single_thread(), torch.inference_mode():
             chunks = [

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from networkfed.federated.channels_last import conv_block, plain_conv_block
 from networkfed.federated.fast_layers import FastDropout, keep_mask
 from networkfed.models._layers import as_sequence
 from networkfed.models.cnn import OptimizedCNNModel
@@ -67,17 +68,7 @@ def fast_cnn_supported(model: nn.Module) -> bool:
     if not all(p.requires_grad for p in model.parameters()):
         return False
     for index in range(1, model.num_blocks + 1):
-        conv, norm = getattr(model, f"conv{index}"), getattr(model, f"bn{index}")
-        plain_conv = (
-            type(conv) is nn.Conv1d and conv.kernel_size == (3,) and conv.padding == (1,)
-            and conv.stride == (1,) and conv.dilation == (1,) and conv.groups == 1
-            and conv.padding_mode == "zeros" and conv.bias is not None
-        )
-        plain_norm = (
-            type(norm) is nn.BatchNorm1d and norm.affine and norm.track_running_stats
-            and norm.momentum is not None
-        )
-        if not (plain_conv and plain_norm):
+        if not plain_conv_block(getattr(model, f"conv{index}"), getattr(model, f"bn{index}")):
             return False
     return all(type(getattr(model, f"fc{i}")) is nn.Linear for i in range(1, model.num_fc + 1))
 
@@ -310,18 +301,7 @@ def cnn_inference(model: OptimizedCNNModel, x: Tensor) -> Tensor:
     batch = window.shape[0]
     hidden = window.reshape(batch, model.signal_length, 1)
     for index in range(1, model.num_blocks + 1):
-        conv, norm = getattr(model, f"conv{index}"), getattr(model, f"bn{index}")
-        length, channels = hidden.shape[1], hidden.shape[2]
-        columns = torch.constant_pad_nd(hidden, (0, 0, 1, 1)).unfold(1, 3, 1)
-        weight = conv.weight.view(conv.out_channels, channels * 3)
-        out = torch.addmm(conv.bias, columns.reshape(batch * length, channels * 3), weight.t())
-        out = torch.batch_norm(out, norm.weight, norm.bias, norm.running_mean,
-                               norm.running_var, False, 0.0, norm.eps, False)
-        out = out.view(batch, length, conv.out_channels)
-        if length >= 2:
-            half = length // 2
-            out = out[:, : 2 * half].view(batch, half, 2, conv.out_channels).amax(2)
-        hidden = torch.relu(out)
+        hidden = conv_block(hidden, getattr(model, f"conv{index}"), getattr(model, f"bn{index}"))
     hidden = hidden.transpose(1, 2).reshape(batch, -1)
     for index in range(1, model.num_fc):
         hidden = torch.relu(getattr(model, f"fc{index}")(hidden))
