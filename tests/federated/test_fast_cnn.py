@@ -177,8 +177,8 @@ def test_inference_of_input_that_does_not_fit_raises_the_models_own_error() -> N
 def test_other_models_and_layers_keep_autograd() -> None:
     cnn = OptimizedCNNModel(10, 2)
     assert fast_cnn_supported(cnn) and isinstance(training_step(cnn), CNNTrainingStep)
-    assert fast_cnn_supported(OptimizedCNNModel(10, 2, sequence_length=20))  # 200 values
-    long_signal = OptimizedCNNModel(10, 2, sequence_length=30)  # 300 values: no gain there
+    assert fast_cnn_supported(OptimizedCNNModel(10, 2, sequence_length=100))  # 1,000 values
+    long_signal = OptimizedCNNModel(10, 2, sequence_length=101)  # longer than measured
     assert not fast_cnn_supported(long_signal)
     assert isinstance(training_step(long_signal), AutogradStep)
     with pytest.raises(ValueError, match="not the built-in CNN"):

@@ -96,7 +96,7 @@ class InProcessEngine:
         config, self._started = self.config, time.perf_counter()
         # 1. Begin: callbacks open files and displays; the initial model is round 0. Its
         #    predictions are made now and scored while round 1 trains (the first scoring
-        #    imports scikit-learn, ~1 s the sites need not wait for).
+        #    imports scikit-learn, ~0.7 s the sites need not wait for).
         self.callbacks.on_train_begin(self)
         if self.completed_round < 0:
             self._round_zero = self._predict(self.model.get_parameters(), personal=True)
@@ -128,8 +128,7 @@ class InProcessEngine:
             # 5. Aggregation: the strategy turns the valid updates into the next global model.
             self.model.set_parameters(self.strategy.aggregate_fit(round_num, global_state, valid))
             # 6. Evaluation: threshold on validation data, metrics on every site's test split.
-            evaluation = evaluate_predictions(*self._predict(self.model.get_parameters(),
-                                                             personal=True))
+            evaluation = self._evaluate(self.model.get_parameters(), personal=True)
             # 7. Report: callbacks log, monitor, checkpoint, display, maybe stop early.
             last = RoundResult(
                 round_num=round_num,

@@ -28,7 +28,7 @@ its parameters and its ``state_dict`` are untouched. Loss, gradients and BatchNo
 estimates equal the module's to float rounding (tested); dropout masks are drawn in another
 memory order than the module's, so a seeded run's numbers differ from the module's but are as
 reproducible. Measured on one thread, batch 32, rows of ten features, with the optimiser's
-step: 1.82 ms (the module) -> 1.15 ms (the forward rewritten, autograd behind it) -> 0.80 ms.
+step: 1.82 ms (the module) -> 1.15 ms (the forward rewritten, autograd behind it) -> 0.79 ms.
 """
 
 from __future__ import annotations
@@ -47,13 +47,12 @@ __all__ = ["FAST_MAX_SIGNAL", "CNNTrainingStep", "cnn_inference", "fast_cnn_supp
 
 _aten = torch.ops.aten
 
-FAST_MAX_SIGNAL = 200
-"""The longest signal (window steps x features) the hand-computed step is used for. Measured
-per step with the optimiser, one thread, batch 32, ten features (autograd through the module /
-by hand, ms): 10 values 1.68 / 0.81, 20 values 2.10 / 1.24, 50 values 3.64 / 2.54, 100 values
-8.29 / 5.74, 200 values 15.1 / 10.3, 300 values 20.6 / 19.9, 500 values 26.3 / 25.2: the
-longer the signal, the more the arithmetic outweighs the fixed costs the step saves, and
-oneDNN's convolution is the better kernel beyond a few hundred values."""
+FAST_MAX_SIGNAL = 1000
+"""The longest signal (window steps x features) the hand-computed step is used for: the
+longest measured. Per step with the optimiser, one thread, batch 32, ten features (autograd
+through the module / by hand, ms): 10 values 1.74 / 0.79, 20 values 2.17 / 1.20, 50 values
+3.34 / 2.34, 100 values 7.92 / 4.49, 200 values 14.3 / 9.6, 300 values 21.1 / 14.2, 500
+values 33.5 / 22.8, 1,000 values 69.2 / 47.4."""
 
 
 def fast_cnn_supported(model: nn.Module) -> bool:

@@ -183,7 +183,8 @@ class SiteTrainer:
         self.wrapper = spec.build(seed=0)
         use_fast_dropout(self.wrapper.model)
         self._step = training_step(self.wrapper.model)
-        """A mini-batch's loss and gradients: autograd, or by hand for the built-in CNN."""
+        """A mini-batch's loss and gradients (:func:`training_step`): by hand for the built-in
+        CNN, autograd otherwise (through the rows forward for the built-in hybrid)."""
         self._params = [p for p in self.wrapper.model.parameters() if p.requires_grad]
         self._own_state = self.wrapper.model.state_dict()
         """Aliases of the model's parameters and buffers, for :meth:`load`."""
