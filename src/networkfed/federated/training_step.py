@@ -46,10 +46,9 @@ class AutogradStep:
 
 
 def training_step(model: nn.Module) -> TrainingStep:
-    """The fastest exact step for ``model``: computed by hand for the built-in CNN where
-    :func:`~networkfed.federated.fast_cnn.fast_cnn_supported`; autograd through the
-    hybrid's rows forward where :func:`~networkfed.federated.fast_hybrid.
-    fast_hybrid_supported`; autograd through the model otherwise."""
+    """The fastest exact step for ``model``: computed by hand for the built-in CNN (where
+    :func:`.fast_cnn_supported`), autograd through the rows forward for the built-in hybrid
+    (where :func:`.fast_hybrid_supported`), autograd through the model otherwise."""
     if fast_cnn_supported(model):
         return CNNTrainingStep(model)  # type: ignore[arg-type]
     if fast_hybrid_supported(model):
