@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
+
+import torch
 
 from networkfed.data import load_federated_data
 from networkfed.data.config import DataConfig
 from networkfed.data.types import FederatedData
 from networkfed.federated.config import RunConfig
+from networkfed.federated.local_training import ModelSpec
 
 TINY_ROWS = 400
 """Rows per synthetic site: about 200 training windows each, a round in well under a second."""
@@ -33,3 +37,14 @@ def tiny_config(**changes: Any) -> RunConfig:
 def metric_values(summary: dict[str, Any]) -> dict[str, Any]:
     """The metrics of a summary, without what legitimately differs between runs (time)."""
     return {k: v for k, v in summary.items() if k != "elapsed_seconds"}
+
+
+def accuracy_with(
+    spec: ModelSpec, state: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor
+) -> float:
+    """Accuracy of ``spec``'s model holding ``state`` on ``(x, y)``, in eval mode."""
+    model = spec.build(seed=0).model
+    model.load_state_dict(dict(state))
+    model.eval()
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())

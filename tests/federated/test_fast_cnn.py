@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine_helpers import accuracy_with
 from networkfed.core.errors import DataValidationError
 from networkfed.data.types import SplitTensors
 from networkfed.federated.evaluation import predict_failure
@@ -247,11 +248,5 @@ def test_site_training_with_the_fast_step_learns_and_is_reproducible() -> None:
     first, second = fit(), fit()
     for key in first:
         assert torch.equal(first[key], second[key]), key
-    model = spec.build(seed=5).model
-    model.load_state_dict(start)
-    model.eval()
-    with torch.no_grad():
-        before = (model(x).argmax(1) == y).float().mean()
-        model.load_state_dict(first)
-        after = (model(x).argmax(1) == y).float().mean()
+    before, after = accuracy_with(spec, start, x, y), accuracy_with(spec, first, x, y)
     assert after > 0.9 > before, (before, after)

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine_helpers import accuracy_with
 from networkfed.data.types import SplitTensors
 from networkfed.federated.evaluation import predict_failure
 from networkfed.federated.fast_hybrid import fast_hybrid_supported, hybrid_forward
@@ -90,11 +91,5 @@ def test_hybrid_site_training_is_reproducible_and_learns() -> None:
 
     first, second = fit(), fit()
     assert all(torch.equal(first[key], second[key]) for key in first)
-    model = spec.build(seed=2).model
-    model.load_state_dict(start)
-    model.eval()
-    with torch.no_grad():
-        before = (model(x).argmax(1) == y).float().mean()
-        model.load_state_dict(first)
-        after = (model(x).argmax(1) == y).float().mean()
+    before, after = accuracy_with(spec, start, x, y), accuracy_with(spec, first, x, y)
     assert after > 0.75 > before, (before, after)

@@ -36,7 +36,6 @@ class AutogradStep:
     logits another way (default: the model itself)."""
 
     def __init__(self, model: nn.Module, forward: Callable[[Tensor], Tensor] | None = None) -> None:
-        self.model = model
         self.forward = forward or model
 
     def __call__(self, x: Tensor, y: Tensor, class_weights: Tensor | None = None) -> Tensor:
