@@ -178,7 +178,7 @@ KILL_ARGS = ["--rows-per-site", "600", "--rounds", "4", "--local-epochs", "2", "
 
 
 def _start(run_dir: Path) -> subprocess.Popen[str]:
-    code = "from networkfed.cli.main import app; app()"
+    code = "from networkfed.cli.entry import main; main()"  # as the console script runs
     command = [sys.executable, "-c", code, "simulate", *KILL_ARGS, "--run-dir", str(run_dir)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_default_sigint)

@@ -45,7 +45,7 @@ def trial_states(study_dir: Path) -> list[TrialState]:
 
 
 def start_tune(study_dir: Path, trials: int) -> subprocess.Popen:
-    command = "from networkfed.cli.main import app; app()"
+    command = "from networkfed.cli.entry import main; main()"  # as the console script runs
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
         [sys.executable, "-c", command, *tune_args(study_dir, trials), "--quiet"],

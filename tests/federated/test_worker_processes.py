@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from engine_helpers import tiny_config, tiny_data
 from networkfed.api import model_settings
+from networkfed.federated import workers as workers_module
 from networkfed.federated.execution import SequentialRunner, SiteExecutor, Task
 from networkfed.federated.local_training import FitInstructions
 from networkfed.federated.workers import ProcessRunner, auto_workers, work_packets
@@ -75,6 +77,30 @@ def test_an_error_in_a_worker_is_raised_here() -> None:
     with ProcessRunner(spec, training, data.sites, num_workers=1) as workers, \
             pytest.raises(KeyError, match="no_such_site"):
         workers.run([Task("predict", (state, "no_such_site", ("test",)), 1.0)])
+
+
+class _FreezeCountExecutor:
+    """Stands in for the worker's executor: answers how many objects its process froze."""
+
+    def __init__(self, *_setup: object) -> None:
+        pass
+
+    def execute(self, _task: Task) -> int:
+        return gc.get_freeze_count()
+
+
+def test_a_worker_freezes_what_it_inherits_so_its_collections_leave_it_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Forked workers share the parent's pages; the worker's garbage collections must not
+    walk (and so write to) the objects it inherited, so it freezes them first."""
+    data, spec, training, _state = _setup()
+    monkeypatch.setattr(workers_module, "SiteExecutor", _FreezeCountExecutor)  # forked: inherited
+    inherited = len(gc.get_objects()) + gc.get_freeze_count()
+    with ProcessRunner(spec, training, data.sites, num_workers=1) as workers:
+        [frozen] = workers.run([Task("predict", None, 1.0)])
+    assert frozen >= 0.9 * inherited
+    assert gc.isenabled()
 
 
 def test_small_federations_train_in_this_process() -> None:

@@ -1,8 +1,9 @@
-"""Start-up cost: what a CLI call or a Flower ClientApp process imports before any work.
+"""Start-up cost: what a CLI call or a Flower app process imports before any work.
 
 A deployment starts a ClientApp process per message, and every ``networkfed`` command pays
 its imports before it does anything, so libraries only some paths need (scikit-learn's ~0.6 s,
-matplotlib, Optuna, ONNX Runtime, Ray) are imported where they are used.
+matplotlib, Optuna, ONNX Runtime, Ray) are imported where they are used, and what is imported
+is imported with the garbage collector paused and frozen after (``networkfed.startup``).
 """
 
 from __future__ import annotations
@@ -27,3 +28,30 @@ def test_entry_points_import_no_heavy_library(module: str) -> None:
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True, timeout=120).stdout
     assert json.loads(output.strip().splitlines()[-1]) == []
+
+
+def _run(script: str) -> object:
+    output = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
+                            text=True, check=True, timeout=120).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("module", ["networkfed.flower.client_app", "networkfed.flower.server_app"])
+def test_flower_app_modules_leave_their_imports_frozen(module: str) -> None:
+    seen = _run(f"""
+        import gc, json
+        import {module}
+        print(json.dumps([gc.get_freeze_count(), len(gc.get_objects()), gc.isenabled()]))
+    """)
+    frozen, tracked, enabled = seen  # type: ignore[misc]
+    assert frozen > 100_000 and tracked < frozen / 100 and enabled
+
+
+def test_the_startup_module_loads_before_torch() -> None:
+    """The console script pauses the collector before torch loads, so importing the helper
+    must not load it."""
+    assert _run("""
+        import json, sys
+        import networkfed.startup
+        print(json.dumps("torch" in sys.modules))
+    """) is False

@@ -8,23 +8,29 @@ SuperNode's node config — ``partition-id`` in Flower's simulation, ``site-id``
 
 from __future__ import annotations
 
-from flwr.app import Context, Message
-from flwr.clientapp import ClientApp
+from networkfed.startup import imports_for_life
 
-from networkfed.federated.execution import Task
-from networkfed.federated.local_training import FitInstructions
-from networkfed.flower.messages import (
-    ARRAYS,
-    CONFIG,
-    SETUP,
-    SiteSetup,
-    predictions_content,
-    query_scaling,
-    query_transform,
-    site_identity,
-    update_content,
-)
-from networkfed.flower.site_work import executor_for, identify, load_site, report_for
+# Flower starts a process for every message a deployed site receives, and it loads this
+# module there first: its imports run with the collector paused and stay frozen (about 0.3 s
+# sooner to work, 0.5 s less to exit; see networkfed.startup).
+with imports_for_life():
+    from flwr.app import Context, Message
+    from flwr.clientapp import ClientApp
+
+    from networkfed.federated.execution import Task
+    from networkfed.federated.local_training import FitInstructions
+    from networkfed.flower.messages import (
+        ARRAYS,
+        CONFIG,
+        SETUP,
+        SiteSetup,
+        predictions_content,
+        query_scaling,
+        query_transform,
+        site_identity,
+        update_content,
+    )
+    from networkfed.flower.site_work import executor_for, identify, load_site, report_for
 
 __all__ = ["app"]
 

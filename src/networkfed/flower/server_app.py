@@ -22,19 +22,24 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flwr.app import Context
-from flwr.serverapp import Grid, ServerApp
+from networkfed.startup import imports_for_life
 
-from networkfed.api import run_federated
-from networkfed.core.errors import NetworkFedError
-from networkfed.data import DataConfig, FederatedData
-from networkfed.federated.callbacks import Callback
-from networkfed.federated.results import RoundResult
-from networkfed.flower.engine import serving
-from networkfed.flower.federation_data import federation_data, source_state, with_bin_edges
-from networkfed.flower.grid_runner import GridRunner
-from networkfed.flower.messages import SiteSetup
-from networkfed.flower.settings import FlowerSettings
+# Flower loads this module in the process it starts for the run: its imports run with the
+# collector paused and stay frozen (see networkfed.startup).
+with imports_for_life():
+    from flwr.app import Context
+    from flwr.serverapp import Grid, ServerApp
+
+    from networkfed.api import run_federated
+    from networkfed.core.errors import NetworkFedError
+    from networkfed.data import DataConfig, FederatedData
+    from networkfed.federated.callbacks import Callback
+    from networkfed.federated.results import RoundResult
+    from networkfed.flower.engine import serving
+    from networkfed.flower.federation_data import federation_data, source_state, with_bin_edges
+    from networkfed.flower.grid_runner import GridRunner
+    from networkfed.flower.messages import SiteSetup
+    from networkfed.flower.settings import FlowerSettings
 
 logger = logging.getLogger(__name__)
 
