@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
+from fresh_interpreter import printed_json
 from networkfed import __version__
 
 
@@ -27,9 +26,19 @@ def test_the_installed_command_runs() -> None:
     assert done.stdout.strip() == f"networkfed {__version__}"
 
 
+def test_the_startup_module_loads_before_torch() -> None:
+    """The console script pauses the collector before torch loads, so importing the helper
+    must not load it."""
+    assert printed_json("""
+        import json, sys
+        import networkfed.startup
+        print(json.dumps("torch" in sys.modules))
+    """) is False
+
+
 def _after_imports(collector_on_before: bool) -> dict:
     """What ``imports_for_life`` leaves behind, seen from a fresh interpreter."""
-    script = textwrap.dedent(f"""
+    return printed_json(f"""
         import gc, json
         from networkfed.startup import imports_for_life
         if not {collector_on_before}:
@@ -42,9 +51,6 @@ def _after_imports(collector_on_before: bool) -> dict:
                           "frozen": gc.get_freeze_count(),
                           "tracked": len(gc.get_objects())}}))
     """)
-    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True, timeout=120).stdout
-    return json.loads(output.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("collector_on_before", [True, False])

@@ -8,50 +8,29 @@ is imported with the garbage collector paused and frozen after (``networkfed.sta
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import pytest
+
+from fresh_interpreter import printed_json
 
 HEAVY = ("sklearn", "matplotlib", "optuna", "onnxruntime", "ray")
 
 
 @pytest.mark.parametrize("module", ["networkfed.cli.main", "networkfed.flower.client_app"])
 def test_entry_points_import_no_heavy_library(module: str) -> None:
-    script = textwrap.dedent(f"""
+    assert printed_json(f"""
         import json, sys
         import {module}
         print(json.dumps([name for name in {HEAVY!r} if name in sys.modules]))
-    """)
-    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True, timeout=120).stdout
-    assert json.loads(output.strip().splitlines()[-1]) == []
-
-
-def _run(script: str) -> object:
-    output = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True,
-                            text=True, check=True, timeout=120).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    """) == []
 
 
 @pytest.mark.parametrize("module", ["networkfed.flower.client_app", "networkfed.flower.server_app"])
 def test_flower_app_modules_leave_their_imports_frozen(module: str) -> None:
-    seen = _run(f"""
+    seen = printed_json(f"""
         import gc, json
         import {module}
         print(json.dumps([gc.get_freeze_count(), len(gc.get_objects()), gc.isenabled()]))
     """)
-    frozen, tracked, enabled = seen  # type: ignore[misc]
+    frozen, tracked, enabled = seen
     assert frozen > 100_000 and tracked < frozen / 100 and enabled
 
-
-def test_the_startup_module_loads_before_torch() -> None:
-    """The console script pauses the collector before torch loads, so importing the helper
-    must not load it."""
-    assert _run("""
-        import json, sys
-        import networkfed.startup
-        print(json.dumps("torch" in sys.modules))
-    """) is False
