@@ -75,15 +75,33 @@ def history_command(
         )
     console.print(table)
     best = next((saved.round for saved in rounds if saved.best), None)
-    if best is not None:
-        console.print(f"* best validation PR-AUC: round {best}", highlight=False)
-    console.print(
-        f"{len(rounds)} saved rounds; restore one with: "
-        f"networkfed restore {run} --round {best if best is not None else 'N'} "
-        "--out model.safetensors",
-        highlight=False,
-        soft_wrap=True,
-    )
+    for line in _advice(run, best, rounds):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+def _advice(run: Path, best: int | None, rounds: list) -> list[str]:
+    """What to restore. Round 0 is the untrained initial model: when it is the best one, say
+    so and name the best trained round instead of recommending it silently."""
+    restore = f"networkfed restore {run} --round {{}} --out model.safetensors"
+    if best is None:
+        return [f"{len(rounds)} saved rounds; restore one with: " + restore.format("N")]
+    if best != 0:
+        return [f"* best validation PR-AUC: round {best}",
+                f"{len(rounds)} saved rounds; restore one with: " + restore.format(best)]
+    trained = [s for s in rounds if s.round > 0 and not s.problem]
+    lines = ["* best validation PR-AUC: round 0, the untrained initial model: no round of "
+             "training improved on it, so this run produced no useful model (see the findings "
+             "in report.html or summary.json)"]
+    if trained:
+        runner_up = max(trained, key=lambda s: _score(s.validation_pr_auc))
+        lines.append(f"{len(rounds)} saved rounds; the best trained round is {runner_up.round}: "
+                     + restore.format(runner_up.round))
+    return lines
+
+
+def _score(value: object) -> float:
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return float(number) if number is not None and math.isfinite(number) else -math.inf
 
 
 @handle_errors

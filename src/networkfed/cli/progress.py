@@ -91,8 +91,13 @@ class ConsoleProgress(Callback):
 
     def on_baselines_begin(self, names: Sequence[str]) -> None:
         if self._sites is not None:
-            self.progress.reset(self._sites, total=None, description="baselines")
-            self.progress.console.print(f"training baselines: {', '.join(names)}")
+            self.progress.reset(self._sites, total=len(names), description="baselines")
+            self.progress.console.print(f"training {len(names)} baselines with the same "
+                                        f"rounds and epochs: {', '.join(names)}")
+
+    def on_baseline_trained(self, done: int) -> None:
+        if self._sites is not None:
+            self.progress.update(self._sites, completed=done)
 
     def on_train_end(self, result: RunResult) -> None:
         self.stop()

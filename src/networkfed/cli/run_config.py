@@ -30,6 +30,7 @@ FLAG_NAMES = {
     "data.partition": "--partition",
     "data.num_sites": "--num-sites",
     "data.rows_per_site": "--rows-per-site",
+    "data.sites": "--sites",
     "data.sequence_length": "--sequence-length",
     "data.label_column": "--label",
     "data.site_column": "--site-column",

@@ -48,6 +48,8 @@ def simulate_command(
                                          rich_help_panel=DATA)] = None,
     rows_per_site: Annotated[int | None, Opt(help="Synthetic rows per site.",
                                              rich_help_panel=DATA)] = None,
+    sites: Annotated[str | None, Opt(help="Synthetic sites: a scenario (example, sign-flip) "
+                                     "or comma-separated presets.", rich_help_panel=DATA)] = None,
     label: Annotated[str | None, Opt(help="csv: label column.", rich_help_panel=DATA)] = None,
     site_column: Annotated[str | None, Opt(help="csv: site column.", rich_help_panel=DATA)] = None,
     group_column: Annotated[str | None, Opt(help="csv: machine column.",
@@ -113,7 +115,8 @@ def simulate_command(
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,
-        "num_sites": num_sites, "rows_per_site": rows_per_site, "label_column": label,
+        "num_sites": num_sites, "rows_per_site": rows_per_site, "sites": split_columns(sites),
+        "label_column": label,
         "site_column": site_column, "group_column": group_column, "time_column": time_column,
         "feature_columns": split_columns(feature_columns), "sequence_length": sequence_length,
         "features": split_columns(features), "feature_bins": feature_bins,
@@ -123,8 +126,12 @@ def simulate_command(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
-        Console().print(f"Report:     {summary.get('report')}\nRun folder: {folder}",
-                        highlight=False, soft_wrap=True)
+        from networkfed.cli.result_lines import result_lines
+
+        console = Console()
+        lines = [] if quiet else result_lines(summary)
+        for line in [*lines, f"Report:     {summary.get('report')}", f"Run folder: {folder}"]:
+            console.print(line, highlight=False, soft_wrap=True)
 
 
 def _resolve(

@@ -13,6 +13,14 @@ SplitMode = Literal["auto", "stratified", "time", "machine"]
 SplitScope = Literal["site", "pooled"]
 
 EXAMPLE_SITES = ("automotive_detroit", "chemical_houston", "aerospace_seattle")
+SCENARIOS: dict[str, tuple[str, ...]] = {
+    "example": EXAMPLE_SITES,
+    "sign-flip": ("plant_heat", "plant_cold", "plant_mild"),
+}
+"""Named sets of synthetic presets; ``sites`` may be one of these names. ``example``: the
+three non-IID example plants; ``sign-flip``: two plants where air temperature's relation to
+failure has opposite signs, and a third without that failure mode (sites disagree: see
+:mod:`networkfed.data.synthetic`)."""
 
 
 class DataConfig(BaseModel):
@@ -86,6 +94,16 @@ class DataConfig(BaseModel):
         # exclude_unset=True)``, as ``apply_hparams`` does) resolves it again.
         resolved.model_fields_set.discard("sequence_length")
         return resolved
+
+    @field_validator("sites", mode="before")
+    @classmethod
+    def _scenario_sites(cls, value: object) -> object:
+        """A scenario name (``"sign-flip"``, alone or as the only item) stands for its sites."""
+        if isinstance(value, str):
+            value = (value,)
+        if isinstance(value, list | tuple) and len(value) == 1 and value[0] in SCENARIOS:
+            return SCENARIOS[value[0]]
+        return value
 
     @field_validator("feature_bins")
     @classmethod

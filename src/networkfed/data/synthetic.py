@@ -22,17 +22,27 @@ Rules reproduced (per process, i.e. per row):
   outside 3500-9000 W; OSF: wear x torque above 11,000 / 12,000 / 13,000 min Nm for L / M / H;
   RNF: probability 0.1 %. The tool is replaced at end of life (TWF or not) and after an
   overstrain failure; heat, power and random failures leave the tool in place.
+
+One rule is NetworkFed's own, off in the three example sites: a *thermal stress failure*
+(``TSF``) with probability 0.3 x sigmoid(``FactoryProfile.thermal_failure`` x the air
+temperature's deviation from the site's ambient in SDs of 2 K). Its sign is the site's:
+positive, the machines fail when the hall is warm; negative, when it is cold. The ``plant_heat`` and
+``plant_cold`` presets (with ``plant_mild``, which has no thermal failures, the *sign-flip*
+scenario: :data:`networkfed.data.config.SCENARIOS`) are otherwise identical plants with
+opposite signs: the same feature goes with failure at one and against it at the other, which
+one shared model cannot learn.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from networkfed.core.errors import ConfigError
+from networkfed.data.config import EXAMPLE_SITES
 
 __all__ = [
     "AI4I_NUMERIC_COLUMNS",
@@ -59,6 +69,10 @@ _RNF_PROBABILITY = 0.001
 _SPEED_SCALE, _SPEED_EXPONENT, _SPEED_NOISE = 5862.0, -0.368, 0.036
 _MIN_TORQUE = 3.0
 _RPM_TO_RAD_S = 2.0 * np.pi / 60.0
+_THERMAL_MAX_RATE = 0.3
+"""Thermal stress failures happen with probability ``0.3 x sigmoid(slope x z)`` (``z``: air
+temperature above ambient in SDs), about 15 % of processes. Two sites with opposite slopes
+then add up to a flat 15 % at every temperature: pooled, the feature says nothing."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,10 @@ class FactoryProfile:
         Tool wear multiplier: faster wear, more tool-wear and overstrain failures.
     rows_per_machine
         Default rows per machine when no row count is requested.
+    thermal_failure
+        Slope of the thermal stress failure's probability, 0.3 x sigmoid(slope x deviation of
+        the air temperature from ambient in SDs of 2 K): positive, failures in warm spells;
+        negative, in cold ones; 0 (AI4I, the example sites) means no such failures.
     """
 
     name: str
@@ -91,6 +109,7 @@ class FactoryProfile:
     load: float = 1.0
     wear_rate: float = 1.0
     rows_per_machine: int = 650
+    thermal_failure: float = 0.0
 
     def __post_init__(self) -> None:
         if self.machines < 1:
@@ -136,6 +155,9 @@ PRESETS: dict[str, FactoryProfile] = {
             load=1.0,
             wear_rate=0.8,
         ),
+        FactoryProfile("plant_heat", machines=8, ambient_temperature=292.0, thermal_failure=3.0),
+        FactoryProfile("plant_cold", machines=8, ambient_temperature=292.0, thermal_failure=-3.0),
+        FactoryProfile("plant_mild", machines=8, ambient_temperature=292.0),
     )
 }
 
@@ -148,16 +170,8 @@ def profile_for_site(site_id: str, index: int) -> FactoryProfile:
     """
     if site_id in PRESETS:
         return PRESETS[site_id]
-    base = list(PRESETS.values())[index % len(PRESETS)]
-    return FactoryProfile(
-        site_id,
-        base.machines,
-        base.product_mix,
-        base.ambient_temperature,
-        base.load,
-        base.wear_rate,
-        base.rows_per_machine,
-    )
+    base = PRESETS[EXAMPLE_SITES[index % len(EXAMPLE_SITES)]]
+    return replace(base, name=site_id)
 
 
 def _site_rng(seed: int, site_id: str) -> np.random.Generator:
@@ -223,6 +237,14 @@ def _run_tools(cond: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"wear": wear_out, "TWF": twf, "OSF": osf}
 
 
+def _thermal_failures(profile: FactoryProfile, seed: int, air: np.ndarray) -> np.ndarray:
+    """Thermal stress failures, drawn from their own generator so that the AI4I rules' rows
+    are the same with or without them."""
+    rng = np.random.default_rng([seed, zlib.crc32(profile.name.encode()), 1])
+    logit = profile.thermal_failure * (air - profile.ambient_temperature) / 2.0
+    return rng.random(air.shape) < _THERMAL_MAX_RATE / (1.0 + np.exp(-logit))
+
+
 def generate_site_telemetry(
     profile: FactoryProfile, rows: int, seed: int, *, min_rows_per_machine: int = 1
 ) -> pd.DataFrame:
@@ -245,6 +267,8 @@ def generate_site_telemetry(
     lengths = np.full(machines, rows // machines) + (np.arange(machines) < rows % machines)
     keep = np.arange(steps)[None, :] < lengths[:, None]
     modes = {mode: (tools | cond)[mode][keep] for mode in FAILURE_MODES}
+    if profile.thermal_failure:
+        modes["TSF"] = _thermal_failures(profile, seed, cond["air"])[keep]
     failure = np.logical_or.reduce(list(modes.values()))
     machine_index = np.broadcast_to(np.arange(machines)[:, None], keep.shape)[keep]
     frame = pd.DataFrame(

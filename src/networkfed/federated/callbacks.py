@@ -77,6 +77,9 @@ class Callback:
     def on_baselines_begin(self, names: Sequence[str]) -> None:
         """The federated rounds are over; baseline models ``names`` start training."""
 
+    def on_baseline_trained(self, done: int) -> None:
+        """``done`` of the baseline models are trained (in completion order)."""
+
     def on_train_end(self, result: RunResult) -> None:
         """Training and baselines are done; ``result`` is final."""
 
@@ -119,6 +122,10 @@ class CallbackList:
     def on_baselines_begin(self, names: Sequence[str]) -> None:
         for callback in self.callbacks:
             callback.on_baselines_begin(names)
+
+    def on_baseline_trained(self, done: int) -> None:
+        for callback in self.callbacks:
+            callback.on_baseline_trained(done)
 
     def on_train_end(self, result: RunResult) -> None:
         for callback in self.callbacks:

@@ -21,6 +21,7 @@ from networkfed.federated.callbacks import Callback, CallbackList, History
 from networkfed.federated.config import RunConfig
 from networkfed.federated.evaluation import Evaluation, SplitPredictions, evaluate_predictions
 from networkfed.federated.execution import Chain, SiteRunner, Task
+from networkfed.federated.health import health_check
 from networkfed.federated.local_training import (
     FitInstructions,
     ModelSpec,
@@ -300,7 +301,12 @@ class InProcessEngine:
         chains += [self._chain(f"local/{site}", [site]) for site in self.data.site_ids]
         self.callbacks.on_baselines_begin([chain.name for chain in chains])
         tasks = [Task("chain", (initial, c), self._cost(*c.site_ids) * c.rounds) for c in chains]
-        states = dict(zip([c.name for c in chains], self.runner.run(tasks), strict=True))
+        done = iter(range(1, len(chains) + 1))
+        states = dict(zip(
+            [c.name for c in chains],
+            self.runner.run(tasks, lambda _: self.callbacks.on_baseline_trained(next(done))),
+            strict=True,
+        ))
         centralized = self._evaluate(states["centralized"])
         local_predictions = {
             site: self._predict_site(states[f"local/{site}"], site) for site in self.data.site_ids
@@ -332,6 +338,12 @@ class InProcessEngine:
         if last is None:  # resumed after the last round: only the baselines were left
             last = RoundResult(self.completed_round,
                                self._evaluate(self.model.get_parameters(), personal=True))
+        # The health check: trivial references and findings (the same for every engine).
+        references, findings = health_check(
+            self.config, self.data, last.evaluation, best_round=self.history.best_round,
+            rounds_completed=self.completed_round, history=self.history.rounds,
+            local=baselines.local,
+        )
         return RunResult(
             status="complete",
             rounds_completed=self.completed_round,
@@ -342,4 +354,6 @@ class InProcessEngine:
             monitor=dict(self.notes.get("monitor", {"status": "no_data"})),
             elapsed_seconds=self.elapsed_seconds,
             stopped_early=stopped,
+            references=references,
+            findings=findings,
         )

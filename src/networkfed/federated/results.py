@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from networkfed.federated.evaluation import Evaluation
+from networkfed.federated.findings import Finding
 
 __all__ = ["BaselineResults", "RoundResult", "RunResult"]
 
@@ -72,6 +73,11 @@ class RunResult:
     stopped_early: bool = False
     run_dir: Any = None
     """The run folder, when the run wrote one (set by :func:`networkfed.api.run_federated`)."""
+    references: dict[str, Any] = field(default_factory=dict)
+    """The trivial references on the same test labels, ``overall`` and ``per_site``
+    (:func:`networkfed.federated.references.references_of`)."""
+    findings: tuple[Finding, ...] = ()
+    """Federation health: what makes the final model useless or worse than it looks."""
 
     @property
     def final(self) -> dict[str, float]:
@@ -91,6 +97,8 @@ class RunResult:
             "stopped_early": self.stopped_early,
             "final": self.final,
             "per_site": self.per_site,
+            "references": self.references,
+            "findings": [finding.to_dict() for finding in self.findings],
         }
         baselines = {}
         if self.baselines.centralized is not None:

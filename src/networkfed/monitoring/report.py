@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from networkfed.monitoring import plots, report_context, report_sections
+from networkfed.monitoring import plots, report_context, report_health, report_sections
 from networkfed.monitoring.files import atomic_write_text
 from networkfed.monitoring.html import page
 from networkfed.monitoring.report_data import (
@@ -52,6 +52,7 @@ def render_report(run: RunRecord, figures: dict[str, Path]) -> str:
     body = "".join(
         [
             report_context.header(run, counts),
+            report_health.health(run, counts),
             report_sections.headline(run, counts),
             report_sections.data_summary(run, counts),
             report_sections.per_site(run, counts),
