@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from networkfed.core.errors import ConfigError
-from networkfed.data.config import EXAMPLE_SITES
+from networkfed.data.config import EXAMPLE_SITES, SCENARIOS, DataConfig
 from networkfed.data.synthetic import (
     FAILURE_MODES,
     PRESETS,
@@ -98,3 +100,44 @@ def test_unknown_site_names_cycle_through_presets() -> None:
 def test_bad_profile_is_a_config_error(options: dict) -> None:
     with pytest.raises(ConfigError):
         FactoryProfile(**{"name": "x", "machines": 2, **options})
+
+
+def test_sign_flip_presets_relate_air_temperature_to_failure_with_opposite_signs() -> None:
+    # Execute
+    correlation = {}
+    for name in SCENARIOS["sign-flip"]:
+        frame = generate_site_telemetry(PRESETS[name], 6000, seed=5)
+        air, failure = frame["Air temperature [K]"], frame["Machine failure"]
+        correlation[name] = np.corrcoef(air, failure)[0, 1]
+
+    # Assert
+    assert correlation["plant_heat"] > 0.15
+    assert correlation["plant_cold"] < -0.15
+    assert abs(correlation["plant_mild"]) < 0.05
+
+
+def test_thermal_failures_add_to_the_ai4i_rows_without_changing_them() -> None:
+    # Prepare
+    plain = FactoryProfile("line", machines=3)
+    thermal = replace(plain, thermal_failure=3.0)
+
+    # Execute
+    without, with_thermal = (generate_site_telemetry(p, 2000, seed=9) for p in (plain, thermal))
+
+    # Assert
+    assert "TSF" not in without and with_thermal["TSF"].sum() > 100
+    shared = [c for c in without.columns if c != "Machine failure"]
+    pd.testing.assert_frame_equal(without[shared], with_thermal[shared])
+    any_mode = with_thermal[[*FAILURE_MODES, "TSF"]].max(axis=1)
+    assert (any_mode == with_thermal["Machine failure"]).all()
+
+
+def test_a_scenario_name_stands_for_its_sites() -> None:
+    assert DataConfig(sites="sign-flip").sites == ("plant_heat", "plant_cold", "plant_mild")
+    assert DataConfig(sites=["example"]).sites == EXAMPLE_SITES
+    assert DataConfig(sites=("plant_heat", "plant_mild")).sites == ("plant_heat", "plant_mild")
+
+
+def test_extra_sites_still_cycle_through_the_example_plants_only() -> None:
+    assert profile_for_site("site_3", 3) == replace(PRESETS["automotive_detroit"], name="site_3")
+    assert profile_for_site("site_5", 5).ambient_temperature == 296.0

@@ -10,6 +10,7 @@ import torch
 
 from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data import DataConfig, load_federated_data
+from networkfed.data.label_stats import opposite_signs, site_label_statistics
 from networkfed.flower.federation_data import federation_data, source_state
 from networkfed.flower.site_data import (
     deployed_site_data,
@@ -151,3 +152,24 @@ def test_a_cmapss_folder_without_the_federations_subsets_is_refused(tmp_path: Pa
     config = DataConfig(dataset="cmapss", subsets=("FD002",))
     with pytest.raises(DataValidationError, match="FD002"):
         local_data_config(config, "plant_a", {"data-path": str(tmp_path)})
+
+
+def test_the_deployment_server_sees_sites_disagree_from_their_sums_alone():
+    # Prepare: the sign-flip plants, single rows (a window per row)
+    config = DataConfig(sites="sign-flip", rows_per_site=1500, sequence_length=1)
+    tables = {site: site_table(local_data_config(config, site, {"site-id": site}), site, SEED)
+              for site in config.sites}
+    full = load_federated_data(config, SEED)
+    names = full.preprocessing.feature_names
+
+    # Execute
+    view = federation_data({site: site_report(t) for site, t in tables.items()}, config)
+    stats = {site: site_label_statistics(view.sites[site], len(names)) for site in config.sites}
+
+    # Assert: the server's correlations are the in-process ones, and the flip is found
+    for site in config.sites:
+        expected = site_label_statistics(full.sites[site], len(names))
+        np.testing.assert_allclose(stats[site].correlation, expected.correlation, atol=1e-6)
+    found = opposite_signs(stats, names)
+    assert found[0].feature == "air_temperature_k"
+    assert list(found[0].rising) == ["plant_heat"] and list(found[0].falling) == ["plant_cold"]

@@ -17,7 +17,11 @@ import numpy as np
 
 from networkfed.data.types import SiteData
 
-__all__ = ["LabelStats", "opposite_signs", "site_label_statistics"]
+__all__ = ["LABEL_STATS", "LabelStats", "opposite_signs", "site_label_statistics"]
+
+LABEL_STATS = "label_stats"
+"""``SiteData.metadata`` key of a site's reported :class:`LabelStats` (a Flower deployment's
+server holds summaries of the sites, with the sums each one sent instead of its windows)."""
 
 MIN_CORRELATION = 0.1
 """Smallest |correlation| on each side for a disagreement to count (below it: noise)."""
@@ -64,9 +68,13 @@ def site_label_statistics(site: SiteData, num_features: int) -> LabelStats | Non
     """The statistics of a site's training windows at their last step (the step the label
     belongs to), over the first ``num_features`` input columns (bin columns follow them).
 
-    ``None`` for a site the caller holds only a summary of (a Flower deployment's server:
-    its windows have no features).
+    A site the caller holds only a summary of (a Flower deployment's server: its windows have
+    no features) gives the sums it reported (its raw training rows rather than windows), or
+    ``None`` when it reported none.
     """
+    reported = site.metadata.get(LABEL_STATS)
+    if isinstance(reported, LabelStats):
+        return reported
     x = site.train.x
     if x.ndim != 3 or x.shape[-1] < num_features or num_features < 1 or len(site.train) == 0:
         return None

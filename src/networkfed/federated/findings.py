@@ -27,7 +27,8 @@ THRESHOLD_EDGES = (0.01, 0.99)
 LOSS_RISE = 1.10
 """Validation loss "rose": the last round's is above 1.1 x the first trained round's."""
 WORSE_THAN_ALONE = 0.02
-FEW_FAILURES = 10
+FEW_FAILURES = 20
+"""Fewer test failures than this (overall, or at a site a finding names): metrics are noisy."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,8 @@ def _no_better_than_chance(facts: RunFacts) -> list[Finding]:
     scope = "overall" if "overall" in bad else "at " + ", ".join(bad)
     message = (f"The final model is no better than chance {scope} ({where}): raising an alarm "
                "on every window, or a random score, does as well. Do not use it as it is.")
-    return [Finding("no_better_than_chance", "critical", message, _causes(facts),
-                    _remedies(facts))]
+    return [Finding("no_better_than_chance", "critical", message,
+                    _causes(facts, [p for p in bad if p != "overall"]), _remedies(facts))]
 
 
 def _best_round_zero(facts: RunFacts) -> list[Finding]:
@@ -159,11 +160,12 @@ def _worse_than_alone(facts: RunFacts) -> list[Finding]:
     where = ", ".join(f"{s} F1 {fed:.3f} federated vs {alone:.3f} alone"
                       for s, (fed, alone) in worse.items())
     message = f"A site is worse off in the federation than alone: {where}."
-    return [Finding("worse_than_alone", "warning", message, _causes(facts), _remedies(facts))]
+    return [Finding("worse_than_alone", "warning", message, _causes(facts, list(worse)),
+                    _remedies(facts))]
 
 
-def _causes(facts: RunFacts) -> tuple[str, ...]:
-    """The likely causes the run's numbers can tell."""
+def _causes(facts: RunFacts, sites: Sequence[str] = ()) -> tuple[str, ...]:
+    """The likely causes the run's numbers can tell (``sites``: those the finding names)."""
     causes = []
     if facts.disagreements:
         shown = "; ".join(d.describe() for d in facts.disagreements[:3])
@@ -173,6 +175,12 @@ def _causes(facts: RunFacts) -> tuple[str, ...]:
     failures = _num(facts.final.get("positives"))
     if failures < FEW_FAILURES:
         causes.append(f"Only {failures:.0f} failures in the test windows: every metric is noisy.")
+    few = {site: _num(facts.per_site.get(site, {}).get("positives")) for site in sites}
+    few = {site: n for site, n in few.items() if n < FEW_FAILURES}
+    if few and failures >= FEW_FAILURES:
+        counts = ", ".join(f"{site} {n:.0f}" for site, n in few.items())
+        causes.append(f"Few test failures at {counts}: such a site's F1 moves a lot from seed "
+                      "to seed; compare over several --seed values before acting.")
     return tuple(causes)
 
 

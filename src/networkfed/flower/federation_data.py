@@ -30,6 +30,7 @@ import torch
 from networkfed.core.errors import DataValidationError
 from networkfed.data import DataConfig, FederatedData, PreprocessingSpec, SiteData, SplitTensors
 from networkfed.data.bins import fit_bin_edges
+from networkfed.data.label_stats import LABEL_STATS, LabelStats
 from networkfed.data.sources import get_source
 from networkfed.data.standardize import SufficientStats, combine
 
@@ -129,8 +130,17 @@ def _summary_site(site: str, report: Mapping[str, Any], spec: PreprocessingSpec)
     counts = report["label_counts"]
     splits = {name: _summary_split(counts[name]) for name in ("train", "val", "test")}
     scaling = spec.source_options.get("site_statistics", {}).get(site)
-    meta = {SUMMARY: True, "scaling": scaling}
+    meta = {SUMMARY: True, "scaling": scaling, LABEL_STATS: _label_stats(report)}
     return SiteData(site, splits["train"], splits["val"], splits["test"], meta)
+
+
+def _label_stats(report: Mapping[str, Any]) -> LabelStats | None:
+    """The site's feature-label sums (``None`` from a site that did not send them)."""
+    if "cross" not in report:
+        return None
+    return LabelStats(int(report["count"]), np.asarray(report["total"], dtype=np.float64),
+                      np.asarray(report["total_sq"], dtype=np.float64),
+                      float(report["label_total"]), np.asarray(report["cross"], dtype=np.float64))
 
 
 def _summary_split(label_counts: list[int]) -> SplitTensors:

@@ -42,6 +42,7 @@ from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data import DataConfig, FederatedData, load_federated_data
 from networkfed.data.assemble import split_window_ends
 from networkfed.data.bins import class_histograms, encode_bins
+from networkfed.data.label_stats import label_statistics
 from networkfed.data.loading import training_features
 from networkfed.data.pipeline import assign_splits, order_rows, resolve_split_mode
 from networkfed.data.sources import DataSource, SourceTable, get_source
@@ -184,6 +185,8 @@ def site_report(site: SiteTable, transform: dict[str, Any] | None = None) -> dic
     train_rows = np.flatnonzero(site.split == TRAIN)
     table = site.transformed(transform).select_features(site.config.features)
     stats = site_statistics(table.values[train_rows])
+    row_labels = labels[train_rows] if labels.size else np.zeros(train_rows.size, np.int64)
+    with_labels = label_statistics(table.values[train_rows], row_labels)
     return {
         "site_id": site.site_id,
         "feature_names": list(table.feature_names),
@@ -193,6 +196,8 @@ def site_report(site: SiteTable, transform: dict[str, Any] | None = None) -> dic
         "count": stats.count,
         "total": stats.total.tolist(),
         "total_sq": stats.total_sq.tolist(),
+        "label_total": with_labels.label_total,  # with "cross": the health check's sums
+        "cross": with_labels.cross.tolist(),
         "source_fit": {} if transform else site.source.fit_report(site.table, train_rows),
         "transformed": bool(transform),
         "fingerprint": site.table.fingerprint,

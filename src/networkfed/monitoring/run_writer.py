@@ -152,14 +152,16 @@ def train_rows(round_num: int, metrics: Mapping[str, Mapping[str, float]],
 
 
 def _row(round_num: int, mode: str, site: str, split: str, metrics: Mapping[str, Any]) -> dict:
-    """One row; evaluated rows also carry their labels' trivial references (``failure_rate``,
-    which is also the PR-AUC of chance, and ``always_alarm_f1``; ROC-AUC's is 0.5)."""
+    """One row; evaluated rows also carry their failure count (``positives``) and the labels'
+    trivial references (``failure_rate``, also the PR-AUC of chance, and ``always_alarm_f1``;
+    ROC-AUC's is 0.5)."""
     row = {"round": round_num, "mode": mode, "site": site, "split": split,
            "num_examples": metrics.get("num_examples")}
     row.update({key: metrics.get(key) for key in METRIC_KEYS})
     if "positives" in metrics:
         reference = trivial_references(metrics["positives"], metrics.get("num_examples"))
-        row.update(failure_rate=reference["failure_rate"], always_alarm_f1=reference["f1"])
+        row.update(positives=metrics["positives"], failure_rate=reference["failure_rate"],
+                   always_alarm_f1=reference["f1"])
     return jsonable(row)
 
 
