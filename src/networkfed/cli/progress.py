@@ -93,7 +93,8 @@ class ConsoleProgress(Callback):
         if self._sites is not None:
             self.progress.reset(self._sites, total=len(names), description="baselines")
             self.progress.console.print(f"training {len(names)} baselines with the same "
-                                        f"rounds and epochs: {', '.join(names)}")
+                                        f"rounds and epochs: {', '.join(names)}",
+                                        soft_wrap=True)
 
     def on_baseline_trained(self, done: int) -> None:
         if self._sites is not None:

@@ -17,7 +17,14 @@ import numpy as np
 
 from networkfed.data.types import SiteData
 
-__all__ = ["LABEL_STATS", "LabelStats", "opposite_signs", "site_label_statistics"]
+__all__ = [
+    "LABEL_STATS",
+    "Disagreement",
+    "LabelStats",
+    "label_statistics",
+    "opposite_signs",
+    "site_label_statistics",
+]
 
 LABEL_STATS = "label_stats"
 """``SiteData.metadata`` key of a site's reported :class:`LabelStats` (a Flower deployment's
