@@ -59,6 +59,20 @@ def test_a_site_at_chance_is_flagged_critical_by_name() -> None:
     assert "at b (b: ROC-AUC 0.480 <= 0.55)" in found[0].message
 
 
+def test_a_best_round_at_chance_is_flagged_even_when_the_final_model_is_fine() -> None:
+    # Prepare: round 3 is the best by validation, and at chance on test; round 5 is final
+    history = [{"round": r, "val": {"loss": 0.5}, "test": GOOD} for r in range(6)]
+    history[3] = {**history[3], "test": {**GOOD, "pr_auc": 0.11}}
+
+    # Execute
+    found = find_problems(_facts(best_round=3, history=history))
+
+    # Assert
+    assert [f.code for f in found] == ["no_better_than_chance"]
+    assert found[0].message.startswith("The best round's model is no better than chance "
+                                       "overall (best round 3: PR-AUC 0.110")
+
+
 def test_sites_that_disagree_are_named_as_the_cause_with_remedies() -> None:
     # Prepare
     flip = Disagreement("air_temperature_k", {"heat": 0.3}, {"cold": -0.25})

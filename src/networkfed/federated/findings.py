@@ -96,15 +96,28 @@ def _no_better_than_chance(facts: RunFacts) -> list[Finding]:
     places = {"overall": chance_reasons(facts.final, refs.get("overall", {}))}
     for site, metrics in facts.per_site.items():
         places[site] = chance_reasons(metrics, refs.get("per_site", {}).get(site, {}))
+    best = _best_round_test(facts)
+    if best is not None:  # the round `history` recommends restoring, overall
+        places[f"best round {facts.best_round}"] = chance_reasons(best, refs.get("overall", {}))
     bad = {place: reasons for place, reasons in places.items() if reasons}
     if not bad:
         return []
     where = "; ".join(f"{place}: {', '.join(reasons)}" for place, reasons in bad.items())
-    scope = "overall" if "overall" in bad else "at " + ", ".join(bad)
-    message = (f"The final model is no better than chance {scope} ({where}): raising an alarm "
+    final = [place for place in bad if not place.startswith("best round")]
+    model = "final model" if final else "best round's model"
+    scope = "overall" if "overall" in bad or not final else "at " + ", ".join(final)
+    message = (f"The {model} is no better than chance {scope} ({where}): raising an alarm "
                "on every window, or a random score, does as well. Do not use it as it is.")
     return [Finding("no_better_than_chance", "critical", message,
-                    _causes(facts, [p for p in bad if p != "overall"]), _remedies(facts))]
+                    _causes(facts, [p for p in final if p != "overall"]), _remedies(facts))]
+
+
+def _best_round_test(facts: RunFacts) -> Mapping[str, Any] | None:
+    """Overall test metrics of the best round when it is not the final one (and trained)."""
+    if facts.best_round in (0, facts.rounds_completed):
+        return None
+    found = [r.get("test") for r in facts.history if int(r["round"]) == facts.best_round]
+    return found[-1] if found and isinstance(found[-1], Mapping) else None
 
 
 def _best_round_zero(facts: RunFacts) -> list[Finding]:
