@@ -116,8 +116,8 @@ def simulate_command(
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,
         "num_sites": num_sites, "rows_per_site": rows_per_site, "sites": split_columns(sites),
-        "label_column": label,
-        "site_column": site_column, "group_column": group_column, "time_column": time_column,
+        "label_column": label, "site_column": site_column, "group_column": group_column,
+        "time_column": time_column,
         "feature_columns": split_columns(feature_columns), "sequence_length": sequence_length,
         "features": split_columns(features), "feature_bins": feature_bins,
     }
