@@ -105,12 +105,16 @@ def read_csv_table(path: Path, options: dict[str, Any], *, require_label: bool) 
 
 
 def _fewest_groups_per_site(table: SourceTable, config: DataConfig) -> int:
-    """Groups of the site with the fewest: per natural site, or an even share of all groups
-    when a partition scheme deals whole groups to ``num_sites`` sites."""
-    if config.partition == "natural" and table.natural_sites is not None:
-        frame = pd.DataFrame({"site": table.natural_sites, "group": table.machines})
-        return int(frame.groupby("site")["group"].nunique().min())
-    return int(pd.unique(table.machines).size) // (config.num_sites or DEFAULT_NUM_SITES)
+    """Groups of the site with the fewest: per natural site (a plant's own file in a Flower
+    deployment is one site), or an even share of all groups when a partition scheme deals
+    whole groups to ``num_sites`` sites."""
+    groups = int(pd.unique(table.machines).size)
+    if config.partition != "natural":
+        return groups // (config.num_sites or DEFAULT_NUM_SITES)
+    if table.natural_sites is None:
+        return groups
+    frame = pd.DataFrame({"site": table.natural_sites, "group": table.machines})
+    return int(frame.groupby("site")["group"].nunique().min())
 
 
 class CSVSource(DataSource):
