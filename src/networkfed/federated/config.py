@@ -73,13 +73,27 @@ class RunConfig(BaseModel):
     @field_validator("model", mode="before")
     @classmethod
     def _parse_model(cls, value: object) -> ModelType:
-        return ModelType.parse(value)  # type: ignore[arg-type]
+        return runnable_model(value)
 
     @model_validator(mode="after")
     def _model_window(self) -> RunConfig:
         # Frozen: set once here, before anyone can read the unresolved value.
         object.__setattr__(self, "data", with_model_window(self.data, self.model))
         return self
+
+
+def runnable_model(value: object) -> ModelType:
+    """The model type ``value`` names, if one is registered (built in, or a user's registered
+    ``custom`` model); an unknown name lists only the models that can run, not every enum
+    member."""
+    try:
+        parsed = ModelType.parse(value)  # type: ignore[arg-type]
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed not in list_models():
+        runnable = ", ".join(repr(str(key)) for key in list_models())
+        raise ValueError(f"unknown model type {value!r}; the models that can run are {runnable}")
+    return parsed
 
 
 def with_model_window(data: DataConfig, model: ModelType) -> DataConfig:
