@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/robustness.py [--quick] [--budget-minutes 60] [--workers 2]
         [--rounds N] [--models cnn,lstm] [--partitions dirichlet,iid] [--strategies ...]
-        [--attacks ...] [--f 1,2,3] [--seeds 0,1,2] [--update-readme] [--plan-only]
+        [--attacks ...] [--f 1,2,3] [--seeds 0,1,2] [--update-readme] [--plan-only] [--from-partial]
 
 AI4I 2020 (``--data-dir``, default ``../shared/data``) is split over 10 sites (Dirichlet(0.5)
 label skew, and IID), rows as inputs, one stratified test split per seed drawn before
@@ -27,6 +27,7 @@ measurement); ``--update-readme`` puts the summary table into the README between
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
@@ -175,15 +176,26 @@ def choose_rounds(args: argparse.Namespace, cells: list[Cell]) -> tuple[int, dic
                     "ladder": list(ROUND_LADDER)}
 
 
-def run_all(cells: list[Cell], rounds: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+def run_all(cells: list[Cell], rounds: int, args: argparse.Namespace,
+            partial: Path) -> list[dict[str, Any]]:
+    """Every cell's record; each is also appended to ``partial`` as it arrives, so that a
+    run stopped early still leaves what it measured (``--from-partial`` tabulates it)."""
     records = []
-    with ProcessPoolExecutor(max_workers=max(args.workers, 1)) as pool:
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text("")
+    with ProcessPoolExecutor(max_workers=max(args.workers, 1)) as pool, partial.open("a") as out:
         futures = [pool.submit(run_cell, c, rounds, str(args.data_path)) for c in cells]
         for done, future in enumerate(as_completed(futures), 1):
             records.append(future.result())
+            out.write(json.dumps(records[-1]) + "\n")
+            out.flush()
             if done % 50 == 0 or done == len(futures):
                 logging.info("%d / %d runs", done, len(futures))
     return sorted(records, key=lambda r: tuple(str(r[k]) for k in asdict(cells[0])))
+
+
+def _sorted(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(records, key=lambda r: tuple(str(r[k]) for k in Cell.__dataclass_fields__))
 
 
 def _list(text: str, cast: type = str) -> list:
@@ -205,6 +217,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--f", type=lambda t: _list(t, int), default=[1, 2, 3])
     parser.add_argument("--seeds", type=lambda t: _list(t, int), default=[0, 1, 2])
     parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--from-partial", action="store_true",
+                        help="tabulate the records a stopped run left (marked partial)")
     parser.add_argument("--plan-only", action="store_true",
                         help="print the number of runs and the sized rounds, run nothing")
     args = parser.parse_args(argv)
@@ -224,16 +238,23 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("networkfed").setLevel(logging.CRITICAL)
     started = time.perf_counter()
     cells = plan(args)
-    rounds, sizing = choose_rounds(args, cells)
-    logging.info("%d runs of %d rounds (sizing: %s)", len(cells), rounds, sizing)
-    if args.plan_only:
-        return 0
-    records = run_all(cells, rounds, args)
+    stem = "robustness_quick" if args.quick else "robustness"
+    partial = ROOT / "results" / f"{stem}.partial.jsonl"
+    if args.from_partial:
+        records = _sorted([json.loads(line) for line in partial.read_text().splitlines() if line])
+        rounds, sizing = records[0]["rounds"], {"partial": f"{len(records)} of {len(cells)}"}
+    else:
+        rounds, sizing = choose_rounds(args, cells)
+        logging.info("%d runs of %d rounds (sizing: %s)", len(cells), rounds, sizing)
+        if args.plan_only:
+            return 0
+        records = run_all(cells, rounds, args, partial)
     document = {
-        "benchmark": "robustness", "quick": args.quick,
+        "benchmark": "robustness", "quick": args.quick, "complete": len(records) == len(cells),
         "command": " ".join(["benchmarks/robustness.py", *(argv or sys.argv[1:])]),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "commit": _commit(), "elapsed_seconds": round(time.perf_counter() - started, 1),
+        "commit": _commit(),
+        "elapsed_seconds": None if args.from_partial else round(time.perf_counter() - started, 1),
         "workers": args.workers, "rounds": rounds, "sizing": sizing,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__, "cpus": os.cpu_count()},
@@ -243,13 +264,14 @@ def main(argv: list[str] | None = None) -> int:
                      "seeds": args.seeds},
         "records": records,
     }
-    stem = "robustness_quick" if args.quick else "robustness"
     write_json(ROOT / "results" / f"{stem}.json", document)
     write_atomic(ROOT / "results" / f"{stem}.md", markdown(document))
     if args.update_readme and not args.quick:
         readme = ROOT.parent / "README.md"
         write_atomic(readme, readme_summary(readme.read_text(encoding="utf-8"), document))
-    logging.info("done in %.0f s: %s", document["elapsed_seconds"], f"results/{stem}.json")
+    if not args.from_partial:
+        partial.unlink(missing_ok=True)
+    logging.info("done: results/%s.json", stem)
     return 0
 
 

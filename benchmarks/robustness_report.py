@@ -82,8 +82,8 @@ def markdown(document: Mapping[str, Any]) -> str:
         "",
         f"Command: `{document['command']}` ({document['rounds']} rounds x "
         f"{settings['training']['local_epochs']} local epoch, {settings['num_sites']} sites, "
-        f"seeds {settings['seeds']}; {document['elapsed_seconds'] / 60:.1f} min with "
-        f"{document['workers']} workers; commit {document.get('commit')}).",
+        f"seeds {settings['seeds']}; {_minutes(document)} with {document['workers']} "
+        f"workers; commit {document.get('commit')}).{_partial(document)}",
         "Each cell: mean over seeds of F1 / PR-AUC. `refused`: the rule's precondition fails "
         "(exit 2); `failed`: the run could not finish (non-finite model); `*`: some seeds "
         "failed, the mean is over the others. `none`: the same rule, no attack.",
@@ -103,6 +103,18 @@ def markdown(document: Mapping[str, Any]) -> str:
     lines += ["", f"`nan` attack: {rejected} non-finite updates rejected by update validation "
               "over all runs; every such run went on with the other sites."]
     return "\n".join(lines) + "\n"
+
+
+def _minutes(document: Mapping[str, Any]) -> str:
+    seconds = document.get("elapsed_seconds")
+    return "time not recorded" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def _partial(document: Mapping[str, Any]) -> str:
+    """A stopped run's tables say so (``sizing.partial``: records of planned runs)."""
+    if document.get("complete", True):
+        return ""
+    return f" Partial: {document['sizing'].get('partial', 'some')} planned runs finished."
 
 
 def _pair(records: list[Mapping[str, Any]]) -> str:
@@ -140,7 +152,7 @@ def readme_summary(readme: str, document: Mapping[str, Any]) -> str:
     block = (
         f"{BEGIN}\nMeasured with `{document['command']}` ({document['rounds']} rounds, "
         f"models {', '.join(settings['models'])}, partitions {', '.join(settings['partitions'])}"
-        f", seeds {settings['seeds']}, {document['elapsed_seconds'] / 60:.0f} min). Final F1 "
+        f", seeds {settings['seeds']}, {_minutes(document)}).{_partial(document)} Final F1 "
         f"on the honest sites for f = {' · '.join(map(str, settings['f']))} attackers of "
         f"{settings['num_sites']}:\n\n{summary_table(document)}\n{END}"
     )

@@ -76,6 +76,7 @@ def test_tables_come_from_the_records() -> None:
     assert "| bulyan | 1 | refused | refused |" in text
     assert "12 non-finite updates rejected" in text
     assert "| fedavg | 0.60 | 0.50* |" in report.summary_table(_document())
+    assert "1.0 min" in text
 
 
 def test_readme_block_is_replaced_between_the_markers() -> None:
