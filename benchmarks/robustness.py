@@ -2,8 +2,7 @@
 
     .venv/bin/python benchmarks/robustness.py [--quick] [--budget-minutes 60] [--workers 2]
         [--rounds N] [--models cnn,lstm] [--partitions dirichlet,iid] [--strategies ...]
-        [--attacks ...] [--f 1,2,3] [--seeds 0,1,2] [--update-readme]
-        [--plan-only | --from-partial | --tabulate]
+        [--attacks ...] [--f 1,2,3] [--seeds 0,1,2] [--plan-only | --from-partial | --tabulate]
 
 AI4I 2020 (``--data-dir``, default ``../shared/data``) is split over 10 sites (Dirichlet(0.5)
 label skew, and IID), rows as inputs, one stratified test split per seed drawn before
@@ -22,7 +21,7 @@ short run per model, and the largest number of rounds on :data:`ROUND_LADDER` wh
 estimated total fits ``--budget-minutes`` is used (``--rounds`` overrides it). Nothing is
 chosen on test (or validation) results. Writes ``benchmarks/results/robustness.json`` and
 ``robustness.md`` (``--quick``: ``robustness_quick.*``, a smoke run that never overwrites a
-measurement); ``--update-readme`` puts the summary table into the README between its markers.
+measurement); the documentation's robustness page is generated from the JSON.
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ from networkfed.federated.callbacks import Callback
 from networkfed.federated.config import RunConfig
 from networkfed.federated.results import RoundResult
 from networkfed.federated.strategies import list_strategies
-from robustness_report import load, markdown, readme_summary, write_atomic, write_json
+from robustness_report import load, markdown, write_atomic, write_json
 
 ROOT = Path(__file__).resolve().parent
 NUM_SITES = 10
@@ -217,7 +216,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--attacks", type=_list, default=list(ATTACKS))
     parser.add_argument("--f", type=lambda t: _list(t, int), default=[1, 2, 3])
     parser.add_argument("--seeds", type=lambda t: _list(t, int), default=[0, 1, 2])
-    parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--tabulate", action="store_true",
                         help="rewrite the tables from the saved results; run nothing")
     parser.add_argument("--from-partial", action="store_true",
@@ -243,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     cells = plan(args)
     stem = "robustness_quick" if args.quick else "robustness"
     if args.tabulate:  # the tables again from the saved result document
-        return _tabulate(load(ROOT / "results" / f"{stem}.json"), stem, args)
+        return _tabulate(load(ROOT / "results" / f"{stem}.json"), stem)
     partial = ROOT / "results" / f"{stem}.partial.jsonl"
     if args.from_partial:
         records = _sorted([json.loads(line) for line in partial.read_text().splitlines() if line])
@@ -270,19 +268,16 @@ def main(argv: list[str] | None = None) -> int:
         "records": records,
     }
     write_json(ROOT / "results" / f"{stem}.json", document)
-    _tabulate(document, stem, args)
+    _tabulate(document, stem)
     if not args.from_partial:
         partial.unlink(missing_ok=True)
     logging.info("done: results/%s.json", stem)
     return 0
 
 
-def _tabulate(document: dict[str, Any], stem: str, args: argparse.Namespace) -> int:
-    """``<stem>.md`` and, with ``--update-readme``, the README's block, from ``document``."""
+def _tabulate(document: dict[str, Any], stem: str) -> int:
+    """``<stem>.md`` from ``document`` (the documentation site reads the JSON itself)."""
     write_atomic(ROOT / "results" / f"{stem}.md", markdown(document))
-    if args.update_readme and not args.quick:
-        readme = ROOT.parent / "README.md"
-        write_atomic(readme, readme_summary(readme.read_text(encoding="utf-8"), document))
     return 0
 
 

@@ -2,8 +2,9 @@
 
 :func:`markdown` writes ``robustness.md``: one table per partition and model, a row per
 strategy and ``f``, a column per attack, each cell the mean over seeds of the final F1 /
-PR-AUC on the honest sites' test data. :func:`readme_summary` puts the compact summary (F1
-for f = 1 / 2 / 3, averaged over models, partitions and seeds) between the README's markers.
+PR-AUC on the honest sites' test data. :func:`summary_table` is the compact view (F1 for
+f = 1 / 2 / 3, averaged over models, partitions and seeds); the documentation site builds
+its robustness page from both (``docs/docgen/benchmarks.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-
-BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -74,23 +73,33 @@ def _none_records(by: dict[tuple, list], key: tuple, f: int) -> list:
 
 
 def markdown(document: Mapping[str, Any]) -> str:
-    settings, records = document["settings"], document["records"]
-    by = _groups(records, "partition", "model", "strategy", "attack", "f")
-    attacks = settings["attacks"]
-    lines = [
+    """``robustness.md``: what was run, then :func:`tables`."""
+    settings = document["settings"]
+    return "\n".join([
         "# Robustness: final F1 / PR-AUC on the honest sites' test data",
         "",
         f"Command: `{document['command']}` ({document['rounds']} rounds x "
         f"{settings['training']['local_epochs']} local epoch, {settings['num_sites']} sites, "
         f"seeds {settings['seeds']}; {_minutes(document)} with {document['workers']} "
         f"workers; commit {document.get('commit')}).{_partial(document)}",
+        "",
+        tables(document, "##"),
+    ])
+
+
+def tables(document: Mapping[str, Any], heading: str = "###") -> str:
+    """One table per partition and model: a row per strategy and f, a column per attack."""
+    settings, records = document["settings"], document["records"]
+    by = _groups(records, "partition", "model", "strategy", "attack", "f")
+    attacks = settings["attacks"]
+    lines = [
         "Each cell: mean over seeds of F1 / PR-AUC. `refused`: the rule's precondition fails "
         "(exit 2); `failed`: the run could not finish (non-finite model); `*`: some seeds "
         "failed, the mean is over the others. `none`: the same rule, no attack.",
     ]
     for partition in settings["partitions"]:
         for model in settings["models"]:
-            lines += ["", f"## {partition}, {model.upper()}", "",
+            lines += ["", f"{heading} {partition}, {model.upper()}", "",
                       "| strategy | f | none | " + " | ".join(attacks) + " |",
                       "|---|---|" + "---|" * (len(attacks) + 1)]
             for strategy in settings["strategies"]:
@@ -142,22 +151,6 @@ def summary_table(document: Mapping[str, Any]) -> str:
             cells.append(" · ".join(parts))
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def readme_summary(readme: str, document: Mapping[str, Any]) -> str:
-    """``readme`` with the summary table (and the command that made it) between the markers."""
-    if BEGIN not in readme or END not in readme:
-        raise ValueError(f"the README lacks the markers {BEGIN} ... {END}")
-    settings = document["settings"]
-    block = (
-        f"{BEGIN}\nMeasured with `{document['command']}` ({document['rounds']} rounds, "
-        f"models {', '.join(settings['models'])}, partitions {', '.join(settings['partitions'])}"
-        f", seeds {settings['seeds']}, {_minutes(document)}).{_partial(document)} Final F1 "
-        f"on the honest sites for f = {' · '.join(map(str, settings['f']))} attackers of "
-        f"{settings['num_sites']}:\n\n{summary_table(document)}\n{END}"
-    )
-    head, rest = readme.split(BEGIN, 1)
-    return head + block + rest.split(END, 1)[1]
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -8,8 +8,6 @@ import importlib
 import sys
 from pathlib import Path
 
-import pytest
-
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 robustness = importlib.import_module("robustness")
@@ -73,16 +71,8 @@ def _document() -> dict:
 def test_tables_come_from_the_records() -> None:
     text = report.markdown(_document())
     assert "| fedavg | 1 | 0.60 / 0.50 | 0.50* / 0.40* |" in text
+    assert "`benchmarks/robustness.py --x`" in text
     assert "| bulyan | 1 | refused | refused |" in text
     assert "12 non-finite updates rejected" in text
     assert "| fedavg | 0.60 | 0.50* |" in report.summary_table(_document())
     assert "1.0 min" in text
-
-
-def test_readme_block_is_replaced_between_the_markers() -> None:
-    readme = f"intro\n{report.BEGIN}\nold\n{report.END}\noutro\n"
-    updated = report.readme_summary(readme, _document())
-    assert updated.startswith("intro\n") and updated.endswith(f"{report.END}\noutro\n")
-    assert "old" not in updated and "`benchmarks/robustness.py --x`" in updated
-    with pytest.raises(ValueError, match="markers"):
-        report.readme_summary("no markers", _document())
