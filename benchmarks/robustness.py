@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/robustness.py [--quick] [--budget-minutes 60] [--workers 2]
         [--rounds N] [--models cnn,lstm] [--partitions dirichlet,iid] [--strategies ...]
-        [--attacks ...] [--f 1,2,3] [--seeds 0,1,2] [--plan-only | --from-partial | --tabulate]
+        [--attacks ...] [--f 1,2,3] [--seeds 0,1,2]
+        [--plan-only | --from-partial | --tabulate | --rerun-none]
 
 AI4I 2020 (``--data-dir``, default ``../shared/data``) is split over 10 sites (Dirichlet(0.5)
 label skew, and IID), rows as inputs, one stratified test split per seed drawn before
@@ -48,8 +49,10 @@ from networkfed.api import run_federated
 from networkfed.core.errors import ConfigError
 from networkfed.data import DataConfig, load_federated_data
 from networkfed.data.types import FederatedData
+from networkfed.federated.attacks import choose_attackers
 from networkfed.federated.callbacks import Callback
 from networkfed.federated.config import RunConfig
+from networkfed.federated.evaluation import SplitPredictions, evaluate_predictions, predict_failure
 from networkfed.federated.results import RoundResult
 from networkfed.federated.strategies import list_strategies
 from robustness_report import load, markdown, write_atomic, write_json
@@ -110,27 +113,55 @@ def _data(config_json: str, seed: int) -> FederatedData:
 
 
 class _Rejections(Callback):
-    """Counts the updates validation refused (the ``nan`` attack shows up here)."""
+    """Counts the updates validation refused (the ``nan`` attack shows up here) and keeps the
+    engine, whose final global model the no-attack runs score again (:func:`honest_scores`)."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.count, self.engine = 0, None
+
+    def on_train_begin(self, engine: Any) -> None:
+        self.engine = engine
 
     def after_round(self, result: RoundResult, notes: Any) -> None:
         self.count += len(result.rejected)
 
 
-def run_cell(cell: Cell, rounds: int, data_path: str) -> dict[str, Any]:
-    """One run's record (``status``: done, refused or failed)."""
+def honest_scores(model: torch.nn.Module, data: FederatedData, fs: list[int],
+                  seed: int) -> dict[str, dict[str, float]]:
+    """A no-attack model scored as each attacked run is: on the sites that stay honest when
+    ``f`` attack (same seeded choice), threshold from their validation data. Without this the
+    reference would be scored on all 10 sites and the attacked runs on 10 - f, and under label
+    skew which sites are scored moves F1 as much as an attack does."""
+    scores = {}
+    for f in fs:
+        attackers = set(choose_attackers(data.site_ids, f, seed))
+        honest = [s for s in data.site_ids if s not in attackers]
+        splits = [{s: SplitPredictions(getattr(data.sites[s], split).y.numpy(),
+                                       predict_failure(model, getattr(data.sites[s], split).x))
+                   for s in honest} for split in ("val", "test")]
+        overall = evaluate_predictions(*splits).overall
+        scores[str(f)] = {"f1": overall["f1"], "pr_auc": overall["pr_auc"]}
+    return scores
+
+
+def run_cell(cell: Cell, rounds: int, data_path: str, fs: tuple[int, ...] = ()
+             ) -> dict[str, Any]:
+    """One run's record (``status``: done, refused or failed); a no-attack run also scores
+    its model on the honest sites of each of ``fs`` attackers (``honest``)."""
     torch.set_num_threads(1)
     record: dict[str, Any] = {**asdict(cell), "rounds": rounds}
     started = time.perf_counter()
     try:
         config = run_config(cell, rounds, Path(data_path))
         counter = _Rejections()
-        result = run_federated(config, _data(config.data.model_dump_json(), cell.seed),
-                               callbacks=[counter])
+        data = _data(config.data.model_dump_json(), cell.seed)
+        result = run_federated(config, data, callbacks=[counter])
         record.update(status="done", f1=result.final["f1"], pr_auc=result.final["pr_auc"],
                       rejected=counter.count, attackers=result.attack.get("attackers", []))
+        if cell.attack == "none" and counter.engine is not None:
+            fs_here = [cell.f] if cell.f else list(fs)
+            record["honest"] = honest_scores(counter.engine.model.model, data, fs_here,
+                                             cell.seed)
     except ConfigError as error:
         record.update(status="refused", error=str(error))
     except Exception as error:  # a rule that breaks down (non-finite model) is a result
@@ -184,7 +215,8 @@ def run_all(cells: list[Cell], rounds: int, args: argparse.Namespace,
     partial.parent.mkdir(parents=True, exist_ok=True)
     partial.write_text("")
     with ProcessPoolExecutor(max_workers=max(args.workers, 1)) as pool, partial.open("a") as out:
-        futures = [pool.submit(run_cell, c, rounds, str(args.data_path)) for c in cells]
+        futures = [pool.submit(run_cell, c, rounds, str(args.data_path), tuple(args.f))
+                   for c in cells]
         for done, future in enumerate(as_completed(futures), 1):
             records.append(future.result())
             out.write(json.dumps(records[-1]) + "\n")
@@ -216,6 +248,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--attacks", type=_list, default=list(ATTACKS))
     parser.add_argument("--f", type=lambda t: _list(t, int), default=[1, 2, 3])
     parser.add_argument("--seeds", type=lambda t: _list(t, int), default=[0, 1, 2])
+    parser.add_argument("--rerun-none", action="store_true",
+                        help="run only the no-attack cells again and replace them in the "
+                             "saved results")
     parser.add_argument("--tabulate", action="store_true",
                         help="rewrite the tables from the saved results; run nothing")
     parser.add_argument("--from-partial", action="store_true",
@@ -240,9 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     cells = plan(args)
     stem = "robustness_quick" if args.quick else "robustness"
+    partial = ROOT / "results" / f"{stem}.partial.jsonl"
     if args.tabulate:  # the tables again from the saved result document
         return _tabulate(load(ROOT / "results" / f"{stem}.json"), stem)
-    partial = ROOT / "results" / f"{stem}.partial.jsonl"
+    if args.rerun_none:
+        return _rerun_none(load(ROOT / "results" / f"{stem}.json"), cells, args, stem, partial)
     if args.from_partial:
         records = _sorted([json.loads(line) for line in partial.read_text().splitlines() if line])
         rounds, sizing = records[0]["rounds"], {"partial": f"{len(records)} of {len(cells)}"}
@@ -273,6 +310,22 @@ def main(argv: list[str] | None = None) -> int:
         partial.unlink(missing_ok=True)
     logging.info("done: results/%s.json", stem)
     return 0
+
+
+def _rerun_none(document: dict[str, Any], cells: list[Cell], args: argparse.Namespace,
+                stem: str, partial: Path) -> int:
+    """The saved document with its no-attack records run again (same rounds) and replaced."""
+    none = [c for c in cells if c.attack == "none"]
+    started = time.perf_counter()
+    fresh = run_all(none, document["rounds"], args, partial)
+    kept = [r for r in document["records"] if r["attack"] != "none"]
+    document["records"] = _sorted(kept + fresh)
+    document["rerun_none"] = {"command": " ".join(["benchmarks/robustness.py", *sys.argv[1:]]),
+                              "runs": len(fresh), "commit": _commit(),
+                              "elapsed_seconds": round(time.perf_counter() - started, 1)}
+    write_json(ROOT / "results" / f"{stem}.json", document)
+    partial.unlink(missing_ok=True)
+    return _tabulate(document, stem)
 
 
 def _tabulate(document: dict[str, Any], stem: str) -> int:

@@ -68,8 +68,10 @@ def _groups(records: Iterable[Mapping[str, Any]], *keys: str) -> dict[tuple, lis
 
 
 def _none_records(by: dict[tuple, list], key: tuple, f: int) -> list:
-    """The no-attack runs of ``key`` with ``f`` (or the f-free run, stored as f = 0)."""
-    return by.get((*key, "none", f)) or by.get((*key, "none", 0)) or []
+    """The no-attack runs of ``key`` with ``f`` (or the f-free run, stored as f = 0), scored
+    on the sites that stay honest when ``f`` attack (``honest``), as the attacked runs are."""
+    found = by.get((*key, "none", f)) or by.get((*key, "none", 0)) or []
+    return [{**r, **r.get("honest", {}).get(str(f), {})} for r in found]
 
 
 def markdown(document: Mapping[str, Any]) -> str:
@@ -95,7 +97,8 @@ def tables(document: Mapping[str, Any], heading: str = "###") -> str:
     lines = [
         "Each cell: mean over seeds of F1 / PR-AUC. `refused`: the rule's precondition fails "
         "(exit 2); `failed`: the run could not finish (non-finite model); `*`: some seeds "
-        "failed, the mean is over the others. `none`: the same rule, no attack.",
+        "failed, the mean is over the others. `none`: the same rule without attack, scored on the "
+        "same honest sites as the attacked runs of its row.",
     ]
     for partition in settings["partitions"]:
         for model in settings["models"]:
@@ -144,8 +147,8 @@ def summary_table(document: Mapping[str, Any]) -> str:
             parts = []
             for f in settings["f"]:
                 found = by.get((strategy, attack, f), [])
-                if attack == "none" and not found:
-                    found = by.get((strategy, "none", 0), [])
+                if attack == "none":
+                    found = _none_records(by, (strategy,), f)
                 parts.append(_cell(found, "f1").replace("refused", "ref.").replace(
                     "failed", "fail"))
             cells.append(" · ".join(parts))

@@ -36,6 +36,15 @@ def test_rules_are_told_the_true_f() -> None:
     assert robustness.strategy_options("fedadam", 2) == {}
 
 
+def test_the_no_attack_reference_is_rescored_on_the_honest_sites(ai4i_csv: Path) -> None:
+    # Execute: f = 0 keeps every site, so the rescoring must equal the engine's own metrics
+    record = robustness.run_cell(robustness.Cell("iid", "cnn", "fedavg", "none", 0, 0), 1,
+                                 str(ai4i_csv), (0, 2))
+    # Assert
+    assert record["honest"]["0"] == {"f1": record["f1"], "pr_auc": record["pr_auc"]}
+    assert set(record["honest"]) == {"0", "2"}
+
+
 def test_a_cell_on_ai4i_and_a_refused_one(ai4i_csv: Path) -> None:
     # Execute: one real 1-round cell, and Bulyan with f = 2 of 10 sites (needs 11)
     done = robustness.run_cell(robustness.Cell("iid", "cnn", "fedavg", "nan", 1, 0), 1,
@@ -51,7 +60,8 @@ def test_a_cell_on_ai4i_and_a_refused_one(ai4i_csv: Path) -> None:
 def _document() -> dict:
     records = [
         {"partition": "iid", "model": "cnn", "strategy": "fedavg", "attack": "none", "f": 0,
-         "seed": 0, "status": "done", "f1": 0.6, "pr_auc": 0.5, "rejected": 0},
+         "seed": 0, "status": "done", "f1": 0.7, "pr_auc": 0.6, "rejected": 0,
+         "honest": {"1": {"f1": 0.6, "pr_auc": 0.5}}},
         {"partition": "iid", "model": "cnn", "strategy": "fedavg", "attack": "nan", "f": 1,
          "seed": 0, "status": "done", "f1": 0.5, "pr_auc": 0.4, "rejected": 12},
         {"partition": "iid", "model": "cnn", "strategy": "fedavg", "attack": "nan", "f": 1,
