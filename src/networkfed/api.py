@@ -18,11 +18,13 @@ from typing import Any
 from networkfed.core.errors import ConfigError
 from networkfed.data import load_federated_data
 from networkfed.data.types import FederatedData
+from networkfed.federated.attacks import choose_attackers
 from networkfed.federated.callbacks import Callback
 from networkfed.federated.config import RunConfig
 from networkfed.federated.engine import InProcessEngine
 from networkfed.federated.local_training import ModelSpec
 from networkfed.federated.results import RunResult
+from networkfed.federated.sampling import sample_sites
 from networkfed.federated.strategies import Strategy, build_strategy
 from networkfed.federated.workers import auto_workers, make_runner
 from networkfed.models import ModelManager, ModelWrapper, split_overrides, training_config
@@ -167,6 +169,7 @@ def _compose(
     _check_sites(config, data)
     spec, training = model_settings(config, data)
     strategy = build_strategy(config.strategy, **config.strategy_options)
+    _check_threat_model(config, data, strategy)
     manager = ModelManager(run_dir / CHECKPOINTS_DIR) if run_dir is not None else None
     model = _global_model(config, spec, manager, snapshot, resume)
     composed = [*callbacks, MonitorCallback(ModelPerformanceMonitor(manager))]
@@ -210,6 +213,27 @@ def _check_sites(config: RunConfig, data: FederatedData) -> None:
         logger.warning("site_dropout_rate=%s with min_fit_clients=%d of %d sites: any drop-out "
                        "stops the run; lower min_fit_clients to let rounds go on without a site",
                        config.site_dropout_rate, config.min_fit_clients, len(data.sites))
+
+
+def _check_threat_model(config: RunConfig, data: FederatedData, strategy: Strategy) -> None:
+    """Refuse a rule whose precondition the sites of a round cannot meet (Krum's n > 2f + 2,
+    Bulyan's n >= 4f + 3) and an attack by all sites; warn when the rule assumes fewer
+    hostile sites than the simulation has."""
+    sampled = len(sample_sites(data.site_ids, config.fraction_fit, config.min_fit_clients,
+                               config.seed, 1))
+    problem = strategy.precondition(sampled)
+    if problem is not None:
+        raise ConfigError("strategy", config.strategy,
+                          f"a rule whose precondition holds: {problem} (sample more sites or "
+                          "lower num_malicious_clients)")
+    if config.attack is None:
+        return
+    choose_attackers(data.site_ids, config.attackers, config.seed)  # at least one honest site
+    assumed = strategy.get_options().get("num_malicious_clients")
+    if assumed is not None and assumed < config.attackers:
+        logger.warning("%s assumes num_malicious_clients=%d hostile sites but %d attack; set "
+                       "--strategy-option num_malicious_clients=%d to match",
+                       config.strategy, assumed, config.attackers, config.attackers)
 
 
 def _global_model(
