@@ -1,0 +1,141 @@
+"""Many steps and whole runs: the fast paths end where plain autograd ends.
+
+The single-step properties (test_fast_path_properties.py) bound one step's difference; here
+it has to stay small through Adam, StepLR, clipping and FedProx over dozens of steps, and a
+short federated run has to report the same metrics to 3 decimals. The autograd side draws the
+same dropout masks (fast_path_reference.py), so only the arithmetic differs.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+
+from engine_helpers import metric_values
+from fast_path_reference import RowsOrderDropout, reference_step
+from networkfed.api import run_federated
+from networkfed.data import DataConfig, load_federated_data
+from networkfed.data.types import FederatedData, SplitTensors
+from networkfed.federated.config import RunConfig
+from networkfed.federated.local_training import FitInstructions, ModelSpec, SiteTrainer
+from networkfed.federated.training_step import FastPathStep
+from networkfed.models import training_config
+from networkfed.models.hybrid import OptimizedHybridModel
+
+STEPS_TOLERANCE = 2e-4
+"""Largest parameter difference allowed after 30 Adam steps, relative to the parameter's
+largest magnitude (at least 1). Adam normalises each update to about the learning rate
+(5e-4 to 1e-3), so a float32 rounding difference in a gradient moves a weight by at most a
+fraction of that per step; a wrong gradient moves it by whole learning rates."""
+
+
+def _plain_autograd(model: nn.Module) -> object:
+    """The trainer's step as plain autograd through the module, with the fast path's masks."""
+    if isinstance(model, OptimizedHybridModel):
+        model.dropout = RowsOrderDropout(model.dropout.p)
+    return reference_step(model)
+
+
+def _windows(steps: int, features: int, n: int = 140) -> SplitTensors:
+    generator = torch.Generator().manual_seed(steps)
+    x = torch.randn(n, steps, features, generator=generator)
+    x[:, :, 2] = 0.5  # a constant sensor: ties in max-pooling on every window
+    y = (x[:, -1, 0] + x[:, -1, 3] > 1.0).long()
+    return SplitTensors(x, y, np.zeros(n, dtype=np.int64))
+
+
+@pytest.mark.parametrize(
+    ("model_type", "steps", "features"),
+    [("cnn", None, 10), ("cnn", 19, 14), ("hybrid", 30, 14), ("hybrid", 19, 7)],
+)
+def test_many_optimizer_steps_end_where_plain_autograd_ends(
+    model_type: str, steps: int | None, features: int
+) -> None:
+    # Prepare: batches of 33 (odd; 140 windows leave a remainder of 8), StepLR every round,
+    # FedProx, the hybrid's clipping at 1.0; both trainers from the same state and seeds
+    train = _windows(steps or 1, features)
+    spec = ModelSpec(model_type, features, 2, {"sequence_length": steps})
+    training = {**training_config(model_type), "batch_size": 33, "step_size": 1}
+    fast, plain = SiteTrainer(spec, training), SiteTrainer(spec, training)
+    assert isinstance(fast._step, FastPathStep)
+    plain._step = _plain_autograd(plain.model)  # type: ignore[assignment]
+    states = {"fast": spec.build(seed=5).get_parameters(), "plain": None}
+    states["plain"] = states["fast"]
+
+    # Execute: three rounds of two epochs (5 batches each): 30 steps
+    for round_num in (1, 2, 3):
+        instructions = FitInstructions(round_num, 2, (0.6, 2.5), seed=9, proximal_mu=0.01)
+        for name, trainer in (("fast", fast), ("plain", plain)):
+            states[name] = trainer.fit(states[name], train, "site", instructions).state
+
+    # Assert: every parameter and running estimate ends within the tolerance
+    start = spec.build(seed=5).get_parameters()
+    for key, value in states["plain"].items():
+        got = states["fast"][key]
+        if not value.is_floating_point():
+            assert torch.equal(got, value), key
+            continue
+        scale = max(1.0, float(value.abs().max()))
+        assert float((got - value).abs().max()) <= STEPS_TOLERANCE * scale, key
+    moved = max(float((states["plain"][k] - start[k]).abs().max()) for k in start
+                if start[k].is_floating_point())
+    assert moved > 50 * STEPS_TOLERANCE  # the runs did travel: the bound is not trivial
+
+
+@functools.lru_cache(maxsize=2)
+def _sites(sequence_length: int) -> FederatedData:
+    return load_federated_data(DataConfig(rows_per_site=300, sequence_length=sequence_length), 42)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("model", "sequence_length", "layers"),
+    [("cnn", 1, {}), ("cnn", 1, {"fedbn": True}), ("hybrid", 10, {"fedper": True})],
+)
+def test_a_federated_run_reports_the_same_metrics_as_plain_autograd(
+    model: str, sequence_length: int, layers: dict[str, bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare
+    data = _sites(sequence_length)
+    config = RunConfig(
+        model=model, rounds=2, local_epochs=1, workers=0, seed=3,
+        data=DataConfig(rows_per_site=300, sequence_length=sequence_length),
+        strategy="fedprox", strategy_options={"proximal_mu": 0.01}, **layers,
+    )
+
+    # Execute: the package as it is, then with every fast path replaced by plain autograd
+    fast = run_federated(config, data).summary()
+    monkeypatch.setattr("networkfed.federated.local_training.training_step", _plain_autograd)
+    monkeypatch.setattr("networkfed.federated.evaluation.inference_forward", _module_forward)
+    plain = run_federated(config, data).summary()
+
+    # Assert: every reported number to 3 decimals
+    fast_values, plain_values = _numbers(metric_values(fast)), _numbers(metric_values(plain))
+    assert fast_values.keys() == plain_values.keys() and len(fast_values) > 20
+    for key, value in plain_values.items():
+        if math.isnan(value):  # e.g. balanced accuracy of a site with one class in its test
+            assert math.isnan(fast_values[key]), key
+        else:
+            assert fast_values[key] == pytest.approx(value, abs=5e-4), key
+
+
+def _module_forward(model: nn.Module) -> nn.Module:
+    return model
+
+
+def _numbers(tree: object, prefix: str = "") -> dict[str, float]:
+    """Every number in a nested summary, keyed by its path."""
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in _numbers(sub, f"{prefix}/{key}")
+                .items()}
+    if isinstance(tree, list | tuple):
+        return {k: v for i, sub in enumerate(tree) for k, v in _numbers(sub, f"{prefix}/{i}")
+                .items()}
+    if isinstance(tree, bool) or not isinstance(tree, int | float | Tensor):
+        return {}
+    return {prefix: float(tree)}
