@@ -102,12 +102,3 @@ def assert_near(
     """
     tolerance = rtol * float(expected.abs().max()) + atol + 1e-12 if expected.numel() else 0.0
     torch.testing.assert_close(got, expected, rtol=0.0, atol=tolerance, msg=what)
-
-
-def assert_norm_near(
-    got: Tensor, expected: Tensor, what: str, *, rtol: float, atol: float = 0.0
-) -> None:
-    """``||got - expected|| <= rtol * ||expected|| + atol`` (Euclidean, whole tensor)."""
-    error = float((got.double() - expected.double()).norm())
-    bound = rtol * float(expected.double().norm()) + atol + 1e-12
-    assert error <= bound, f"{what}: |difference| {error:.3g} > {bound:.3g}"

@@ -9,17 +9,20 @@ in the input (ties in max-pooling) or without.
 
 Stated tolerances, two precisions:
 
-- float64, the fast paths' arithmetic itself: loss, every gradient, every running estimate
-  elementwise within 1e-7 of that tensor's largest magnitude; the batch counter exactly.
-- float32, the trainer's own dispatch (:func:`training_step`): loss to 1e-4 relative, running
-  estimates and eval-mode logits elementwise within 1e-4 of their largest magnitude + 1e-6,
-  each gradient within 2e-2 of its norm + 1e-4 of the largest gradient's norm (a
-  convolution's bias, whose exact gradient is 0 under BatchNorm: 1e-3). Why looser for
-  gradients: max-pooling and ReLU are not differentiable at a tie
-  and at zero, and two float32 computations of the same value round either side of one now
-  and then (measured: 1 in ~10^5 pooled pairs at 512 x 1,000 values), which moves that
-  element's gradient to its neighbour: 0.1 - 0.8 % of a gradient's norm on the largest inputs,
-  1e-6 on small ones. A real error (a tie given to both, a wrong offset) moves it by 5-15 %.
+- float64, the fast paths' arithmetic itself: loss, every gradient, every running estimate and
+  the eval-mode logits elementwise within 1e-7 of that tensor's largest magnitude (measured:
+  1e-12 at 512 x 1,000 values); the batch counter exactly.
+- float32, the trainer's own dispatch (:func:`training_step`), judged against the same step
+  in float64: each result (loss, gradient, buffer, eval logits) at most 3x as far from it as
+  float32 autograd through the module is, plus a floor: 1e-5 of the result's norm (+1e-6)
+  for loss, buffers and logits; 5e-3 of a gradient's norm + 1e-5 of the largest gradient's
+  (a convolution's bias, whose exact gradient is 0 under BatchNorm: 1e-4 of the largest).
+  Why relative to autograd's own error: a one-channel net on a flat signal is ill-conditioned,
+  and at 512 x 1,000 values float32 autograd's early-block gradients are 1e-3 off float64
+  (the fast path's: 3e-4 to 1e-3). Why a floor for gradients: max-pooling and ReLU are not
+  differentiable at a tie and at zero, and two float32 computations of one value can round to
+  either side of one, moving that element's gradient to its neighbour. Real errors show in
+  float64, where they are 5-15 % against 1e-12.
 
 CI runs few examples (the ``ci`` profile, tests/conftest.py); ``--hypothesis-profile=thorough``
 (or ``NETWORKFED_HYPOTHESIS_PROFILE=thorough``) runs hundreds.
@@ -39,7 +42,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from torch import Tensor, nn
 
-from fast_path_reference import assert_near, assert_norm_near, reference_copy, reference_step
+from fast_path_reference import assert_near, reference_copy, reference_step
 from networkfed.federated import training_step as training_step_module
 from networkfed.federated.fast_cnn import FAST_MAX_SIGNAL, CNNTrainingStep, cnn_inference
 from networkfed.federated.fast_hybrid import FAST_MAX_STEPS, hybrid_forward
@@ -130,54 +133,79 @@ def _paths(model: nn.Module, precision: str) -> tuple[TrainingStep, Callable[[Te
     return AutogradStep(model, rows), rows
 
 
-def _compare_steps(fast: nn.Module, reference: nn.Module, x: Tensor, y: Tensor,
-                   weights: Tensor | None, mu: float, precision: str) -> None:
-    """One step of the trainer's path (fast step + FedProx's gradient) against autograd of
-    cross-entropy + mu/2 ||w - w_global||^2 through the module; then eval-mode outputs."""
-    step, forward = _paths(fast, precision)
-    if precision == "float64":
-        reference.double()
-        x, weights = x.double(), None if weights is None else weights.double()
-    ref_step = reference_step(reference)
-    params, ref_params = list(fast.parameters()), list(reference.parameters())
+def _one_step(model: nn.Module, step: TrainingStep, forward: Callable[[Tensor], Tensor],
+              x: Tensor, y: Tensor, weights: Tensor | None, mu: float,
+              fast: bool) -> dict[str, Tensor]:
+    """Loss, every gradient (FedProx's term included), every buffer after one training step
+    from the current RNG state, and the eval-mode logits after it."""
+    params = list(model.parameters())
     anchor = [p.detach().clone() for p in params]
     with torch.no_grad():  # FedProx pulls towards the global model: start a little away
-        for p in params + ref_params:
+        for p in params:
             p.add_(0.01)
-    state = torch.random.get_rng_state()
+    x = x.to(params[0].dtype)
+    weights = None if weights is None else weights.to(params[0].dtype)
     loss = step(x, y, weights)
-    if mu > 0:
+    if mu > 0 and fast:  # what the trainer does after the fast step
         _add_proximal_gradient(params, anchor, mu)
-    torch.random.set_rng_state(state)
-    expected = ref_step(x, y, weights)
-    if mu > 0:
-        proximal = sum((p - a).pow(2).sum() for p, a in zip(ref_params, anchor, strict=True))
-        (mu / 2 * proximal).backward()
-    exact = precision == "float64"
-    torch.testing.assert_close(loss, expected, rtol=1e-9 if exact else 1e-4, atol=1e-9)
-    largest = max(float(p.grad.norm()) for p in ref_params if p.grad is not None)
-    for (name, a), b in zip(reference.named_parameters(), params, strict=True):
-        assert b.grad is not None, name
-        if exact:
-            assert_near(b.grad, a.grad, f"gradient of {name}", rtol=1e-7)
-        elif name.startswith("conv") and name.endswith("bias"):
-            # BatchNorm right after cancels a convolution's bias: its gradient is 0 in exact
-            # arithmetic (FedProx's term aside), both paths' values are rounding noise.
-            assert_norm_near(b.grad, a.grad, f"gradient of {name}", rtol=0.0,
-                             atol=1e-3 * largest)
-        else:
-            assert_norm_near(b.grad, a.grad, f"gradient of {name}", rtol=2e-2,
-                             atol=1e-4 * largest)
-    for (name, a), b in zip(reference.named_buffers(), fast.buffers(), strict=True):
-        if a.is_floating_point():
-            assert_near(b, a, name, rtol=1e-7 if exact else 1e-4, atol=0.0 if exact else 1e-6)
-        else:
-            assert torch.equal(a, b), name
-    fast.eval()
-    reference.eval()
+    elif mu > 0:  # autograd of mu/2 ||w - w_global||^2
+        (mu / 2 * sum((p - a).pow(2).sum() for p, a in zip(params, anchor, strict=True))
+         ).backward()
+    result = {"loss": loss.detach()}
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+        result[f"gradient of {name}"] = p.grad.detach().clone()
+    result.update({name: b.clone() for name, b in model.named_buffers()})
+    model.eval()
     with torch.inference_mode():
-        assert_near(forward(x), reference(x), "eval-mode logits", rtol=1e-7 if exact else 1e-4,
-                    atol=0.0 if exact else 1e-6)
+        result["eval-mode logits"] = forward(x)
+    return result
+
+
+def _compare_steps(fast: nn.Module, reference: nn.Module, x: Tensor, y: Tensor,
+                   weights: Tensor | None, mu: float, precision: str) -> None:
+    """The fast path's step against autograd through the module (module docstring)."""
+    truth = copy.deepcopy(reference).double()
+    step, forward = _paths(fast, precision)
+    state = torch.random.get_rng_state()
+    got = _one_step(fast, step, forward, x, y, weights, mu, fast=True)
+    expected = {}
+    for name, model in (("truth", truth), ("autograd", reference)):
+        if precision == "float64" and name == "autograd":
+            continue
+        torch.random.set_rng_state(state)
+        expected[name] = _one_step(model, reference_step(model), model, x, y, weights, mu,
+                                   fast=False)
+    if precision == "float64":
+        for key, value in expected["truth"].items():
+            if value.is_floating_point():
+                assert_near(got[key], value, key, rtol=1e-7)
+            else:
+                assert torch.equal(got[key], value), key
+        return
+    _float32_as_close_as_autograd(got, expected["autograd"], expected["truth"])
+
+
+def _float32_as_close_as_autograd(
+    got: dict[str, Tensor], autograd: dict[str, Tensor], truth: dict[str, Tensor]
+) -> None:
+    """Each float32 result is within 3x float32 autograd's own distance from the float64
+    result, plus a floor for ties decided the other way (module docstring)."""
+    largest = max(float(v.norm()) for k, v in truth.items() if k.startswith("gradient"))
+    for key, exact in truth.items():
+        if not exact.is_floating_point():
+            assert torch.equal(got[key], autograd[key]), key
+            continue
+        size = float(exact.norm())
+        if key.startswith("gradient of conv") and key.endswith("bias"):
+            floor = 1e-4 * largest  # 0 in exact arithmetic under BatchNorm: rounding noise
+        elif key.startswith("gradient"):
+            floor = 5e-3 * size + 1e-5 * largest
+        else:
+            floor = 1e-5 * size + 1e-6
+        error = float((got[key].double() - exact).norm())
+        own = float((autograd[key].double() - exact).norm())
+        assert error <= 3 * own + floor, f"{key}: {error:.3g} from float64, autograd {own:.3g}"
 
 
 def _refuses_one_value(models: tuple[nn.Module, ...], x: Tensor, y: Tensor) -> None:

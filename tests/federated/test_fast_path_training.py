@@ -27,11 +27,12 @@ from networkfed.federated.training_step import FastPathStep
 from networkfed.models import training_config
 from networkfed.models.hybrid import OptimizedHybridModel
 
-STEPS_TOLERANCE = 2e-4
-"""Largest parameter difference allowed after 30 Adam steps, relative to the parameter's
-largest magnitude (at least 1). Adam normalises each update to about the learning rate
-(5e-4 to 1e-3), so a float32 rounding difference in a gradient moves a weight by at most a
-fraction of that per step; a wrong gradient moves it by whole learning rates."""
+STEPS_TOLERANCE = 1e-2
+"""Largest difference allowed between the two runs' final parameters, relative to how far
+the parameter travelled (Euclidean norms). Measured: at most 2.5e-3 (the first convolution
+of the CNN on 266-value windows; Adam normalises every update, so a rounding difference in a
+near-zero gradient becomes a step of its own), 3e-5 for most parameters. The max-pooling tie
+error fixed in fast_cnn gave 1.4 % here (and 15 % in one step, float64 properties)."""
 
 
 def _plain_autograd(model: nn.Module) -> object:
@@ -73,18 +74,17 @@ def test_many_optimizer_steps_end_where_plain_autograd_ends(
         for name, trainer in (("fast", fast), ("plain", plain)):
             states[name] = trainer.fit(states[name], train, "site", instructions).state
 
-    # Assert: every parameter and running estimate ends within the tolerance
+    # Assert: every parameter and running estimate ends within the tolerance of the distance
+    # it travelled
     start = spec.build(seed=5).get_parameters()
     for key, value in states["plain"].items():
         got = states["fast"][key]
         if not value.is_floating_point():
             assert torch.equal(got, value), key
             continue
-        scale = max(1.0, float(value.abs().max()))
-        assert float((got - value).abs().max()) <= STEPS_TOLERANCE * scale, key
-    moved = max(float((states["plain"][k] - start[k]).abs().max()) for k in start
-                if start[k].is_floating_point())
-    assert moved > 50 * STEPS_TOLERANCE  # the runs did travel: the bound is not trivial
+        travelled = float((value - start[key]).norm())
+        difference = float((got - value).norm())
+        assert difference <= STEPS_TOLERANCE * travelled, (key, difference, travelled)
 
 
 @functools.lru_cache(maxsize=2)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from networkfed.federated.channels_last import conv_block, plain_conv_block
+from networkfed.federated.channels_last import TWO_PASS_ABOVE, conv_block, plain_conv_block
 from networkfed.federated.fast_layers import FastDropout, keep_mask
 from networkfed.models._layers import as_sequence
 from networkfed.models.cnn import OptimizedCNNModel
@@ -73,8 +73,9 @@ def fast_cnn_supported(model: nn.Module) -> bool:
     return all(type(getattr(model, f"fc{i}")) is nn.Linear for i in range(1, model.num_fc + 1))
 
 
-_CENTRE_ABOVE = 4096
-"""Rows (batch x length) above which BatchNorm's input is centred first (see the forward)."""
+_TWO_PASS_ABOVE = TWO_PASS_ABOVE
+"""Rows (batch x length) above which BatchNorm's statistics are computed in two passes
+(:func:`_batch_norm`); below, one pass is as accurate as the module and cheaper."""
 
 
 @dataclass(frozen=True)
@@ -240,20 +241,7 @@ class CNNTrainingStep:
         columns = torch.constant_pad_nd(signal, (0, 0, 1, 1)).unfold(1, 3, 1)
         columns = columns.reshape(batch * length, block.channels * 3)
         pre_norm = torch.addmm(block.bias, columns, block.weight.t())
-        # Centred first on long signals: on (rows, channels) the kernel sums in one float32
-        # pass, and at 33 x 1,000 values an offset channel's mean was off by 2e-5 (the
-        # module's: 7e-7). Output and gradients do not depend on the shift; the running mean
-        # gets it back. Short signals skip it (the error grows with the rows; 2 % of a step).
-        shift = pre_norm.mean(0) if pre_norm.shape[0] > _CENTRE_ABOVE else None
-        if shift is not None:
-            pre_norm.sub_(shift)
-        block.batches_tracked.add_(1)
-        normed, mean, invstd = torch.native_batch_norm(
-            pre_norm, block.gamma, block.beta, block.running_mean, block.running_var,
-            True, block.momentum, block.eps,
-        )
-        if shift is not None:
-            block.running_mean.add_(shift, alpha=block.momentum)
+        normed, mean, invstd = _batch_norm(block, pre_norm)
         if length < 2:
             hidden, factor = _relu_dropout(normed.view(batch, 1, out), masks)
             return hidden, _Saved(columns, pre_norm, mean, invstd, factor)
@@ -288,10 +276,7 @@ class CNNTrainingStep:
             grad_normed = grad.new_zeros(batch, length, out)
             grad_normed[:, : length - 1] = (grad.unsqueeze(2) * saved.multiplier).flatten(1, 2)
             grad_normed = grad_normed.view(batch * length, out)
-        grad_pre, grad_gamma, grad_beta = _aten.native_batch_norm_backward(
-            grad_normed, saved.pre_norm, block.gamma, block.running_mean, block.running_var,
-            saved.mean, saved.invstd, True, block.eps, [True, True, True],
-        )
+        grad_pre, grad_gamma, grad_beta = _batch_norm_backward(block, saved, grad_normed)
         weight, bias, gamma, beta = block.params
         weight.grad = grad_pre.t().mm(saved.columns).view(weight.shape)
         bias.grad, gamma.grad, beta.grad = grad_pre.sum(0), grad_gamma, grad_beta
@@ -304,6 +289,51 @@ class CNNTrainingStep:
             grad_input[:, 1:] += grad_columns[:, :-1, :, 2]
             grad_input[:, :-1] += grad_columns[:, 1:, :, 0]
         return grad_input
+
+
+def _batch_norm(block: _Block, pre_norm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """BatchNorm in training mode on ``(rows, channels)``: output, batch mean and inverse SD,
+    running estimates updated as ``nn.BatchNorm1d`` updates them.
+
+    Above :data:`_TWO_PASS_ABOVE` rows the statistics are computed here, in two passes (mean,
+    then the mean square of the centred values): ``native_batch_norm`` sums this layout in one
+    float32 pass, and at 33 x 1,000 values its inverse SD was 8e-5 off (the module's kernel:
+    1e-7), which moved the next block's input by 1e-4.
+    """
+    block.batches_tracked.add_(1)
+    rows = pre_norm.shape[0]
+    if rows <= _TWO_PASS_ABOVE:
+        return torch.native_batch_norm(
+            pre_norm, block.gamma, block.beta, block.running_mean, block.running_var,
+            True, block.momentum, block.eps,
+        )
+    mean = pre_norm.mean(0)
+    centred = pre_norm - mean
+    variance = centred.square().mean(0)
+    invstd = torch.rsqrt(variance + block.eps)
+    normed = torch.addcmul(block.beta, centred, invstd * block.gamma)
+    momentum = block.momentum
+    block.running_mean.mul_(1.0 - momentum).add_(mean, alpha=momentum)
+    block.running_var.mul_(1.0 - momentum).add_(variance, alpha=momentum * rows / (rows - 1))
+    return normed, mean, invstd
+
+
+def _batch_norm_backward(
+    block: _Block, saved: _Saved, grad: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Gradients of BatchNorm's input, weight and bias (:func:`_batch_norm`'s backward); above
+    :data:`_TWO_PASS_ABOVE` rows its two sums are taken here, pairwise, for the same reason."""
+    rows = grad.shape[0]
+    if rows <= _TWO_PASS_ABOVE:
+        return _aten.native_batch_norm_backward(
+            grad, saved.pre_norm, block.gamma, block.running_mean, block.running_var,
+            saved.mean, saved.invstd, True, block.eps, [True, True, True],
+        )
+    normalised = (saved.pre_norm - saved.mean).mul_(saved.invstd)
+    grad_beta, grad_gamma = grad.sum(0), (grad * normalised).sum(0)
+    # d loss / d x = gamma * invstd * (g - mean(g) - x_hat * mean(g * x_hat))
+    grad_input = grad - normalised.mul_(grad_gamma / rows) - grad_beta / rows
+    return grad_input.mul_(block.gamma * saved.invstd), grad_gamma, grad_beta
 
 
 def cnn_inference(model: OptimizedCNNModel, x: Tensor) -> Tensor:
