@@ -129,7 +129,10 @@ def describe_command(
         "natural", "--partition", help="natural, iid, dirichlet, quantity."
     ),
     num_sites: int | None = typer.Option(None, "--num-sites", help="Sites (default: natural)."),
-    sequence_length: int = typer.Option(10, "--sequence-length", help="Steps per window."),
+    sequence_length: int | None = typer.Option(
+        None, "--sequence-length",
+        help="Steps per window (default 10; single rows where the split is stratified).",
+    ),
     seed: int = typer.Option(42, "--seed", help="Seed of every random step."),
     label: str | None = typer.Option(None, "--label", help="csv: the label column."),
     site_column: str | None = typer.Option(None, "--site-column", help="csv: site column."),

@@ -14,7 +14,13 @@ from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data.assemble import build_federated_data
 from networkfed.data.bins import encode_bins
 from networkfed.data.config import DataConfig
-from networkfed.data.pipeline import assign_sites, assign_splits, order_rows, resolve_split_mode
+from networkfed.data.pipeline import (
+    assign_sites,
+    assign_splits,
+    fit_window_to_split,
+    order_rows,
+    resolve_split_mode,
+)
 from networkfed.data.sources import SourceTable, get_source
 from networkfed.data.standardize import standardise
 from networkfed.data.types import FederatedData, PreprocessingSpec
@@ -46,6 +52,7 @@ def load_federated_data(config: DataConfig, seed: int) -> FederatedData:
     if table.labels is None:
         raise DataValidationError("training data needs a label column", path=table.path)
     split_mode = resolve_split_mode(config, source)
+    config = fit_window_to_split(config, split_mode)
     sites, site_ids = assign_sites(table, config, split_mode, seed)
     split = assign_splits(table, sites, config, split_mode, seed)
     data = build_federated_data(source, table, sites, site_ids, split, config, seed)

@@ -93,4 +93,10 @@ def with_model_window(data: DataConfig, model: ModelType) -> DataConfig:
     """
     if model not in list_models():  # a user type not registered here: building it will say so
         return data
-    return data.with_default_sequence_length(get_model_entry(model).default_window_length())
+    data = data.with_default_sequence_length(get_model_entry(model).default_window_length())
+    # Where the split deals single rows (AI4I, a CSV without machines) the default is rows.
+    # Imported here: the data pipeline brings pandas, which a `--help` need not load.
+    from networkfed.data.pipeline import fit_window_to_split, resolve_split_mode
+    from networkfed.data.sources import get_source
+
+    return fit_window_to_split(data, resolve_split_mode(data, get_source(data.dataset)))

@@ -43,7 +43,12 @@ from networkfed.data import DataConfig, FederatedData, load_federated_data
 from networkfed.data.assemble import split_window_ends
 from networkfed.data.bins import class_histograms, encode_bins
 from networkfed.data.loading import training_features
-from networkfed.data.pipeline import assign_splits, order_rows, resolve_split_mode
+from networkfed.data.pipeline import (
+    assign_splits,
+    fit_window_to_split,
+    order_rows,
+    resolve_split_mode,
+)
 from networkfed.data.sources import DataSource, SourceTable, get_source
 from networkfed.data.splits import SPLIT_NAMES, TRAIN
 from networkfed.data.standardize import site_statistics, standardise
@@ -155,7 +160,9 @@ def _cached_site_table(config_json: str, site_id: str, seed: int) -> SiteTable:
     if table.labels is None:
         raise DataValidationError("training data needs a label column", path=table.path)
     everyone = np.zeros(len(table), dtype=np.int64)  # a plant's file is one site
-    split = assign_splits(table, everyone, config, resolve_split_mode(config, source), seed)
+    split_mode = resolve_split_mode(config, source)
+    config = fit_window_to_split(config, split_mode)
+    split = assign_splits(table, everyone, config, split_mode, seed)
     order = np.argsort(split, kind="stable")  # contiguous splits, as the in-process pipeline
     return SiteTable(site_id, table.take(order), split[order], config, seed)
 
