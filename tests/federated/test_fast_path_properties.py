@@ -10,8 +10,9 @@ in the input (ties in max-pooling) or without.
 Stated tolerances, two precisions:
 
 - float64, the fast paths' arithmetic itself: loss, every gradient, every running estimate and
-  the eval-mode logits elementwise within 1e-7 of that tensor's largest magnitude (measured:
-  1e-12 at 512 x 1,000 values); the batch counter exactly.
+  the eval-mode logits elementwise within 1e-7 of that tensor's largest magnitude + 1e-9 of
+  the largest gradient element (measured: 1e-12 at 512 x 1,000 values); the batch counter
+  exactly.
 - float32, the trainer's own dispatch (:func:`training_step`), judged against the same step
   in float64: each result (loss, gradient, buffer, eval logits) at most 3x as far from it as
   float32 autograd through the module is, plus a floor: 1e-5 of the result's norm (+1e-6)
@@ -177,9 +178,11 @@ def _compare_steps(fast: nn.Module, reference: nn.Module, x: Tensor, y: Tensor,
         expected[name] = _one_step(model, reference_step(model), model, x, y, weights, mu,
                                    fast=False)
     if precision == "float64":
-        for key, value in expected["truth"].items():
-            if value.is_floating_point():
-                assert_near(got[key], value, key, rtol=1e-7)
+        truth = expected["truth"]
+        largest = max(float(v.abs().max()) for k, v in truth.items() if k.startswith("grad"))
+        for key, value in truth.items():
+            if value.is_floating_point():  # (a conv bias's exact gradient is 0: the floor)
+                assert_near(got[key], value, key, rtol=1e-7, atol=1e-9 * largest)
             else:
                 assert torch.equal(got[key], value), key
         return

@@ -49,10 +49,12 @@ def conv_block(signal: Tensor, conv: nn.Conv1d, norm: nn.BatchNorm1d) -> Tensor:
         norm.num_batches_tracked.add_(1)
     if norm.training and out.shape[0] > TWO_PASS_ABOVE:
         out = _two_pass_batch_norm(out, norm)
+    elif norm.training:
+        out = _shifted_batch_norm(out, norm)
     else:
         out = F.batch_norm(
             out, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-            training=norm.training, momentum=norm.momentum or 0.0, eps=norm.eps,
+            training=False, eps=norm.eps,
         )
     out = out.view(batch, length, conv.out_channels)
     if length >= 2:
@@ -66,6 +68,20 @@ def conv_block(signal: Tensor, conv: nn.Conv1d, norm: nn.BatchNorm1d) -> Tensor:
 TWO_PASS_ABOVE = 4096
 """Rows (batch x length) above which training-mode BatchNorm statistics on rows are computed
 in two passes (:func:`_two_pass_batch_norm`); below, the kernel is as accurate and cheaper."""
+
+
+def _shifted_batch_norm(rows: Tensor, norm: nn.BatchNorm1d) -> Tensor:
+    """Training-mode BatchNorm of ``(rows, channels)`` with one row of the batch taken off
+    first: the kernel's variance loses digits when a channel's mean is large against its SD,
+    and the output does not depend on the shift (the running mean gets it back)."""
+    assert norm.running_mean is not None
+    shift = rows[0].detach().clone()
+    # The kernel updates (and autograd keeps) the running mean it is given: a shifted copy.
+    shifted_mean = norm.running_mean - shift
+    out = F.batch_norm(rows - shift, shifted_mean, norm.running_var, norm.weight, norm.bias,
+                       training=True, momentum=norm.momentum or 0.0, eps=norm.eps)
+    norm.running_mean.copy_(shifted_mean + shift)
+    return out
 
 
 def _two_pass_batch_norm(rows: Tensor, norm: nn.BatchNorm1d) -> Tensor:

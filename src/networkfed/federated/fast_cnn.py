@@ -292,8 +292,9 @@ class CNNTrainingStep:
 
 
 def _batch_norm(block: _Block, pre_norm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """BatchNorm in training mode on ``(rows, channels)``: output, batch mean and inverse SD,
-    running estimates updated as ``nn.BatchNorm1d`` updates them.
+    """BatchNorm in training mode on ``(rows, channels)``: output, batch mean (of the input as
+    it is left, possibly shifted in place) and inverse SD, running estimates updated as
+    ``nn.BatchNorm1d`` updates them.
 
     Above :data:`_TWO_PASS_ABOVE` rows the statistics are computed here, in two passes (mean,
     then the mean square of the centred values): ``native_batch_norm`` sums this layout in one
@@ -303,10 +304,17 @@ def _batch_norm(block: _Block, pre_norm: Tensor) -> tuple[Tensor, Tensor, Tensor
     block.batches_tracked.add_(1)
     rows = pre_norm.shape[0]
     if rows <= _TWO_PASS_ABOVE:
-        return torch.native_batch_norm(
-            pre_norm, block.gamma, block.beta, block.running_mean, block.running_var,
-            True, block.momentum, block.eps,
+        # The kernel's variance loses digits when a channel's mean is large against its SD
+        # (a one-channel block after ReLU: 1e-5 of the loss); one row of the batch, taken
+        # off in place, brings every channel's mean within a few SDs of 0. Output and
+        # gradients do not depend on the shift; the running mean gets it back.
+        shift = pre_norm[0].clone()
+        normed, mean, invstd = torch.native_batch_norm(
+            pre_norm.sub_(shift), block.gamma, block.beta, block.running_mean,
+            block.running_var, True, block.momentum, block.eps,
         )
+        block.running_mean.add_(shift, alpha=block.momentum)
+        return normed, mean, invstd
     mean = pre_norm.mean(0)
     centred = pre_norm - mean
     variance = centred.square().mean(0)
