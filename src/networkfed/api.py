@@ -113,8 +113,11 @@ def run_federated(
     """
     folder = Path(run_dir) if run_dir is not None else config.run_dir
     run_engine = _engine(config.engine)
-    snapshot = _resume_point(folder, config) if resume else _check_new_folder(folder)
+    if not resume:
+        _check_new_folder(folder)
     data = data if data is not None else load_federated_data(config.data, config.seed)
+    config = _with_resolved_split(config, data)
+    snapshot = _resume_point(folder, config) if resume else None
     if resume and folder is not None:
         _check_fingerprint(folder, data)
     setup = _compose(config, data, folder, list(callbacks), progress, snapshot, resume)
@@ -244,6 +247,15 @@ def _resume_point(run_dir: Path | None, config: RunConfig) -> dict[str, Any] | N
         raise ConfigError("resume", ", ".join(changed),
                           f"the settings the run in {run_dir} started with (config.toml)")
     return read_resume_state(run_dir)
+
+
+def _with_resolved_split(config: RunConfig, data: FederatedData) -> RunConfig:
+    """``config`` with the split ``auto`` chose for this data, so ``config.toml`` says which
+    split the run used (and a resumed run is compared with what it really did)."""
+    resolved = data.preprocessing.source_options.get("split")
+    if config.data.split != "auto" or resolved is None:
+        return config
+    return config.model_copy(update={"data": config.data.model_copy(update={"split": resolved})})
 
 
 def _check_new_folder(run_dir: Path | None) -> None:

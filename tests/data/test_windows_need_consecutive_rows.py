@@ -68,14 +68,14 @@ def test_a_default_window_becomes_rows_where_the_split_is_stratified(tmp_path: P
     path = _stream_csv(tmp_path / "plants.csv")
 
     # Execute
-    lstm = RunConfig(model="lstm", data=_csv(path))
+    lstm = load_federated_data(RunConfig(model="lstm", data=_csv(path)).data, seed=0)
     alone = load_federated_data(_csv(path), seed=0)
-    timed = RunConfig(model="lstm", data=_csv(path, split="time"))
+    timed = load_federated_data(RunConfig(model="lstm", data=_csv(path, split="time")).data, 0)
 
     # Assert: rows where rows are dealt at random, the model's window where time is kept
-    assert lstm.data.sequence_length == 1 and "sequence_length" not in lstm.data.model_fields_set
-    assert alone.sequence_length == 1
-    assert timed.data.sequence_length == 10
+    assert lstm.sequence_length == alone.sequence_length == 1
+    assert lstm.sites["plant_a"].train.x.shape[1] == 1
+    assert timed.sequence_length == 10
 
 
 def test_a_time_split_cuts_windows_of_each_sites_consecutive_rows(tmp_path: Path) -> None:

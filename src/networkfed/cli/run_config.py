@@ -38,6 +38,7 @@ FLAG_NAMES = {
     "data.feature_columns": "--feature-columns",
     "data.features": "--features",
     "data.feature_bins": "--feature-bins",
+    "data.split": "--split",
     "strategy_options": "--strategy-option",
 }
 

@@ -19,7 +19,9 @@ from networkfed.data.pipeline import (
     assign_splits,
     fit_window_to_split,
     order_rows,
-    resolve_split_mode,
+    resolve_split,
+    warn_group_leak,
+    with_split,
 )
 from networkfed.data.sources import SourceTable, get_source
 from networkfed.data.standardize import standardise
@@ -51,14 +53,17 @@ def load_federated_data(config: DataConfig, seed: int) -> FederatedData:
     table = order_rows(source.load(config, seed))
     if table.labels is None:
         raise DataValidationError("training data needs a label column", path=table.path)
-    split_mode = resolve_split_mode(config, source)
+    split_mode, reason = resolve_split(config, source, table)
     config = fit_window_to_split(config, split_mode)
+    table = with_split(table, split_mode, reason)
     sites, site_ids = assign_sites(table, config, split_mode, seed)
     split = assign_splits(table, sites, config, split_mode, seed)
+    warn_group_leak(table, split, split_mode)
     data = build_federated_data(source, table, sites, site_ids, split, config, seed)
     logger.info(
-        "loaded %s: %d sites, %d training windows, %d features",
+        "loaded %s (split: %s): %d sites, %d training windows, %d features",
         config.dataset,
+        split_mode,
         len(site_ids),
         sum(s.num_train_examples for s in data.sites.values()),
         data.input_dim,

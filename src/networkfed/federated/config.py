@@ -73,13 +73,27 @@ class RunConfig(BaseModel):
     @field_validator("model", mode="before")
     @classmethod
     def _parse_model(cls, value: object) -> ModelType:
-        return ModelType.parse(value)  # type: ignore[arg-type]
+        return runnable_model(value)
 
     @model_validator(mode="after")
     def _model_window(self) -> RunConfig:
         # Frozen: set once here, before anyone can read the unresolved value.
         object.__setattr__(self, "data", with_model_window(self.data, self.model))
         return self
+
+
+def runnable_model(value: object) -> ModelType:
+    """The model type ``value`` names, if one is registered (built in, or a user's registered
+    ``custom`` model); an unknown name lists only the models that can run, not every enum
+    member."""
+    try:
+        parsed = ModelType.parse(value)  # type: ignore[arg-type]
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed not in list_models():
+        runnable = ", ".join(repr(str(key)) for key in list_models())
+        raise ValueError(f"unknown model type {value!r}; the models that can run are {runnable}")
+    return parsed
 
 
 def with_model_window(data: DataConfig, model: ModelType) -> DataConfig:
@@ -93,10 +107,6 @@ def with_model_window(data: DataConfig, model: ModelType) -> DataConfig:
     """
     if model not in list_models():  # a user type not registered here: building it will say so
         return data
-    data = data.with_default_sequence_length(get_model_entry(model).default_window_length())
-    # Where the split deals single rows (AI4I, a CSV without machines) the default is rows.
-    # Imported here: the data pipeline brings pandas, which a `--help` need not load.
-    from networkfed.data.pipeline import fit_window_to_split, resolve_split_mode
-    from networkfed.data.sources import get_source
-
-    return fit_window_to_split(data, resolve_split_mode(data, get_source(data.dataset)))
+    # Where the split turns out to deal single rows (AI4I, a CSV without machines), loading
+    # reads this default as rows (:func:`networkfed.data.pipeline.fit_window_to_split`).
+    return data.with_default_sequence_length(get_model_entry(model).default_window_length())
