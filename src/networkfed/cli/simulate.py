@@ -75,6 +75,14 @@ def simulate_command(
                                         rich_help_panel=FED)] = None,
     strategy_option: Annotated[list[str] | None, Opt(help="KEY=VALUE option of the strategy "
                                                      "(repeatable).", rich_help_panel=FED)] = None,
+    attack: Annotated[str | None, Opt(help="Simulate hostile or broken sites: sign-flip, "
+                                      "gaussian, scaling, alie, ipm, label-flip, nan or stale.",
+                                      rich_help_panel=FED)] = None,
+    attackers: Annotated[int | None, Opt(help="How many sites attack (chosen by --seed).",
+                                         rich_help_panel=FED)] = None,
+    attack_option: Annotated[list[str] | None, Opt(help="KEY=VALUE option of the attack, e.g. "
+                                                   "sd=0.5 (repeatable).",
+                                                   rich_help_panel=FED)] = None,
     fraction_fit: Annotated[float | None, Opt(help="Share of sites sampled per round.",
                                               rich_help_panel=FED)] = None,
     min_fit_clients: Annotated[int | None, Opt(help="Fewest sites a round may aggregate.",
@@ -112,7 +120,8 @@ def simulate_command(
         "fraction_fit": fraction_fit, "min_fit_clients": min_fit_clients,
         "site_dropout_rate": site_dropout_rate, "seed": seed, "baselines": baselines,
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
-        "fedbn": fedbn, "fedper": fedper,
+        "fedbn": fedbn, "fedper": fedper, "attack": attack, "attackers": attackers,
+        "attack_options": parse_strategy_options(attack_option, "--attack-option", "sd=0.5"),
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,

@@ -42,6 +42,7 @@ __all__ = [
     "assign_sites",
     "assign_splits",
     "derive_seed",
+    "fit_window_to_split",
     "order_rows",
     "resolve_split",
     "warn_group_leak",
@@ -76,11 +77,17 @@ def resolve_split(config: DataConfig, source: DataSource, table: SourceTable) ->
     return mode, reason
 
 
-def with_split(table: SourceTable, mode: str, reason: str = "") -> SourceTable:
-    """``table`` with the resolved split in its fingerprint and options: ``auto`` and the
-    split it resolved to give the same data, hence the same fingerprint, and the run's
-    preprocessing records which split it was and why."""
-    fingerprint = hashlib.sha256(f"{table.fingerprint}/split={mode}".encode()).hexdigest()
+def with_split(table: SourceTable, mode: str, reason: str, sequence_length: int) -> SourceTable:
+    """``table`` with the resolved split and window in its fingerprint and options.
+
+    Sources leave both out of their fingerprint: ``auto`` and the split it resolved to, or a
+    default window and the single rows a stratified split reads it as
+    (:func:`fit_window_to_split`), give the same data, hence the same fingerprint, so a run
+    resumed from its ``config.toml`` (which holds the resolved values) finds its data again.
+    The run's preprocessing records which split it was and why.
+    """
+    resolved = f"{table.fingerprint}/split={mode}/window={sequence_length}"
+    fingerprint = hashlib.sha256(resolved.encode()).hexdigest()
     options = {**table.options, "split": mode, "split_reason": reason}
     return replace(table, fingerprint=fingerprint, options=options)
 
@@ -100,6 +107,36 @@ def warn_group_leak(table: SourceTable, split: np.ndarray, mode: str) -> None:
             "the model trained on; use --split machine (whole groups to one split)",
             shared, pd.unique(table.machines).size,
         )
+
+
+WINDOWS_NEED_CONSECUTIVE_ROWS = (
+    "1 with the stratified split (ai4i2020's and a csv without --group-column's own): it deals "
+    "single rows to train / validation / test at random, so a window of one split's rows would "
+    "join rows that are not consecutive and put the neighbours of test rows in training; for "
+    "windows of consecutive rows use split 'time' (--split time: each machine's rows, or the "
+    "file's one stream per site, cut in time order)"
+)
+
+
+def fit_window_to_split(config: DataConfig, split_mode: str) -> DataConfig:
+    """``config`` with a window its split can cut from consecutive rows.
+
+    A stratified split deals rows one by one, so the rows of one split are not consecutive:
+    windows of them would span several times more time in validation and test than in
+    training, and the rows around each test row would be training rows. A default window
+    (the model's own, or ``DataConfig``'s 10) becomes single rows there; a window the user
+    set is refused (:class:`ConfigError`, exit code 2).
+    """
+    if split_mode != "stratified" or config.sequence_length == 1:
+        return config
+    if "sequence_length" in config.model_fields_set:
+        raise ConfigError("sequence_length", config.sequence_length,
+                          WINDOWS_NEED_CONSECUTIVE_ROWS)
+    logger.info("%s is split stratified by row: windows of single rows (sequence_length=1) "
+                "instead of the default %d", config.dataset, config.sequence_length)
+    resolved = config.model_copy(update={"sequence_length": 1})
+    resolved.model_fields_set.discard("sequence_length")  # still a default, not the user's
+    return resolved
 
 
 def _machine_labels(table: SourceTable, machine_codes: np.ndarray) -> np.ndarray:

@@ -26,7 +26,13 @@ StrategyName = Literal[
     "fedtrimmedavg",
     "krum",
     "multikrum",
+    "bulyan",
 ]
+
+AttackName = Literal[
+    "sign-flip", "gaussian", "scaling", "alie", "ipm", "label-flip", "nan", "stale"
+]
+"""Simulated hostile or broken sites (:mod:`networkfed.federated.attacks`)."""
 
 ClassWeighting = Literal["balanced", "sqrt", "none"]
 """How the training loss weighs the classes
@@ -67,6 +73,12 @@ class RunConfig(BaseModel):
     fedper: bool = False
     """FedPer: every site keeps its own output layer (the model's last linear layer), for
     training and scoring; with ``fedbn`` both stay at the sites."""
+    attack: AttackName | None = None
+    """A simulated attack by ``attackers`` sites chosen by seed (``None``: every site is
+    honest); metrics are then those of the honest sites."""
+    attackers: int = Field(default=0, ge=0)
+    attack_options: dict[str, float] = Field(default_factory=dict)
+    """Options of the attack (e.g. ``{"sd": 0.5}`` for ``gaussian``)."""
     baselines: bool = False
     run_dir: Path | None = None
 
@@ -74,6 +86,20 @@ class RunConfig(BaseModel):
     @classmethod
     def _parse_model(cls, value: object) -> ModelType:
         return runnable_model(value)
+
+    @model_validator(mode="after")
+    def _attack_settings(self) -> RunConfig:
+        if (self.attack is None) != (self.attackers == 0):
+            raise ValueError("attack and attackers go together: name an attack and give "
+                             f"attackers >= 1 (got attack={self.attack!r}, "
+                             f"attackers={self.attackers})")
+        if self.attack is None and self.attack_options:
+            raise ValueError("attack_options need an attack")
+        if self.attack is not None:
+            from networkfed.federated.attacks import check_attack_options
+
+            check_attack_options(self.attack, self.attack_options)
+        return self
 
     @model_validator(mode="after")
     def _model_window(self) -> RunConfig:
@@ -107,4 +133,6 @@ def with_model_window(data: DataConfig, model: ModelType) -> DataConfig:
     """
     if model not in list_models():  # a user type not registered here: building it will say so
         return data
+    # Where the split turns out to deal single rows (AI4I, a CSV without machines), loading
+    # reads this default as rows (:func:`networkfed.data.pipeline.fit_window_to_split`).
     return data.with_default_sequence_length(get_model_entry(model).default_window_length())

@@ -78,6 +78,9 @@ class RunResult:
     (:func:`networkfed.federated.references.references_of`)."""
     findings: tuple[Finding, ...] = ()
     """Federation health: what makes the final model useless or worse than it looks."""
+    attack: dict[str, Any] = field(default_factory=dict)
+    """The simulated attack: name, attacker sites, options (empty: no attack); the metrics
+    are then those of the honest sites only."""
 
     @property
     def final(self) -> dict[str, float]:
@@ -108,6 +111,8 @@ class RunResult:
             baselines["local_overall"] = self.baselines.local.overall
         if baselines:
             summary["baselines"] = baselines
+        if self.attack:
+            summary["attack"] = self.attack
         summary["monitor"] = self.monitor
         summary["elapsed_seconds"] = round(self.elapsed_seconds, 3)
         return summary

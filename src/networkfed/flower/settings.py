@@ -46,6 +46,8 @@ DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "class-weighting": "balanced",
     "fedbn": False,
     "fedper": False,
+    "attack": "",
+    "attackers": 0,
     "config-file": "",
     "run-dir": "",
     "resume": False,
@@ -55,7 +57,7 @@ DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "straggler-timeout": 120.0,
 }
 """Key -> default; ``0`` and ``""`` mean "not set" (rows-per-site, min-nodes, config-file,
-run-dir)."""
+run-dir, attack, attackers: a simulated attack's options come from ``config-file``)."""
 
 _RUN_FIELDS = {  # key -> RunConfig field ("data." for the data table)
     "num-server-rounds": "rounds",
@@ -72,6 +74,8 @@ _RUN_FIELDS = {  # key -> RunConfig field ("data." for the data table)
     "class-weighting": "class_weighting",
     "fedbn": "fedbn",
     "fedper": "fedper",
+    "attack": "attack",
+    "attackers": "attackers",
 }
 
 

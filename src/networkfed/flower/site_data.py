@@ -46,6 +46,7 @@ from networkfed.data.label_stats import label_statistics
 from networkfed.data.loading import training_features
 from networkfed.data.pipeline import (
     assign_splits,
+    fit_window_to_split,
     order_rows,
     resolve_split,
     warn_group_leak,
@@ -163,7 +164,8 @@ def _cached_site_table(config_json: str, site_id: str, seed: int) -> SiteTable:
         raise DataValidationError("training data needs a label column", path=table.path)
     everyone = np.zeros(len(table), dtype=np.int64)  # a plant's file is one site
     mode, reason = resolve_split(config, source, table)
-    table = with_split(table, mode, reason)
+    config = fit_window_to_split(config, mode)
+    table = with_split(table, mode, reason, config.sequence_length)
     split = assign_splits(table, everyone, config, mode, seed)
     warn_group_leak(table, split, mode)
     order = np.argsort(split, kind="stable")  # contiguous splits, as the in-process pipeline
