@@ -178,7 +178,7 @@ def _compose(
     model = _global_model(config, spec, manager, snapshot, resume)
     composed = [*callbacks, MonitorCallback(ModelPerformanceMonitor(manager))]
     if config.mlflow is not None:
-        composed.append(MlflowCallback(tracking_store(config.mlflow)))
+        composed.append(MlflowCallback(tracking_store(config.mlflow), run_dir=run_dir))
     extras: dict[str, Any] = {}
     if run_dir is not None and manager is not None:
         extras["run_folder"] = RunFolderCallback(run_dir, config, data)

@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from networkfed.core.errors import NetworkFedError
 
@@ -30,7 +31,9 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except NetworkFedError as error:
-            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            # escaped: a message naming e.g. networkfed[mlflow] must not lose its brackets
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(code=error.exit_code) from None
 
     return wrapper

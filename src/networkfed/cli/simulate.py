@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,9 @@ from networkfed.core.errors import ConfigError
 from networkfed.federated.config import RunConfig
 
 EXIT_INTERRUPTED = 130
+DEFAULT_MLFLOW_STORE = "mlruns"
+"""``--mlflow`` alone, ``simulate`` and ``tune`` alike (``cli.optional_value``); the same as
+``networkfed.monitoring.tracking.DEFAULT_STORE``, not imported at start-up."""
 
 Opt = typer.Option
 DATA = "Data"
@@ -96,6 +100,10 @@ def simulate_command(
                                         "`networkfed tune`.")] = None,
     run_dir: Annotated[Path | None, Opt(help="Run folder [default: "
                                         "runs/<timestamp>-<model>-<strategy>].")] = None,
+    mlflow: Annotated[str | None, Opt("--mlflow", metavar="[URI]", help="Track the run in "
+                                      "MLflow: a folder (an SQLite store in it; alone: "
+                                      "./mlruns) or a tracking URI. Needs "
+                                      "networkfed\\[mlflow].")] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue the run in --run-dir from its "
                                 "last saved round.")] = False,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON only.")] = False,
@@ -109,7 +117,7 @@ def simulate_command(
         "fraction_fit": fraction_fit, "min_fit_clients": min_fit_clients,
         "site_dropout_rate": site_dropout_rate, "seed": seed, "baselines": baselines,
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
-        "fedbn": fedbn, "fedper": fedper,
+        "fedbn": fedbn, "fedper": fedper, "mlflow": mlflow,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,
@@ -119,6 +127,8 @@ def simulate_command(
         "features": split_columns(features), "feature_bins": feature_bins,
     }
     config, folder = _resolve(config_file, hparams, run_flags, data_flags, run_dir, resume)
+    if config.mlflow is not None:
+        _prepare_tracking()
     summary = _run(config, folder, resume, quiet or as_json)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -187,6 +197,15 @@ def _run(config: RunConfig, folder: Path, resume: bool, quiet: bool) -> dict[str
     report = folder / "report.html"
     return jsonable({**result.summary(), "run_dir": folder,
                      "report": report if report.is_file() else None})
+
+
+def _prepare_tracking() -> None:
+    """Before any data loads: MLflow is installed (else exit 2 naming the extra), and its own
+    INFO lines (store creation, ...) stay off the terminal unless the user asked for them."""
+    from networkfed.monitoring.tracking import require_mlflow
+
+    require_mlflow()
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
 class _WarningLine(logging.Handler):

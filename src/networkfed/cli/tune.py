@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -112,6 +113,24 @@ def _counts(study: Any) -> dict[str, int]:
     }
 
 
+def _check_tracking() -> None:
+    """MLflow is installed (else exit 2 naming the extra); its INFO lines stay quiet."""
+    from networkfed.monitoring.tracking import require_mlflow
+
+    require_mlflow()
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+
+def _tracking(value: str | None, study_dir: Path, settings: Any) -> Any:
+    """The study's MLflow parent run, when ``--mlflow`` was given."""
+    if value is None:
+        return None
+    from networkfed.monitoring.tracking import tracking_store
+    from networkfed.tuning.tracking import StudyTracking
+
+    return StudyTracking(tracking_store(value), study_dir, settings)
+
+
 @handle_errors
 def tune_command(
     model: str = typer.Option("cnn", "--model", help="cnn, lstm or hybrid."),
@@ -153,6 +172,11 @@ def tune_command(
     feature_bins: int | None = typer.Option(
         None, "--feature-bins", help="Bin columns per feature, fitted federatedly (0 = off)."
     ),
+    mlflow: str | None = typer.Option(
+        None, "--mlflow", metavar="[URI]",
+        help="Track the study in MLflow (a parent run, each trial a child run): a folder "
+        "(an SQLite store in it; alone: ./mlruns) or a tracking URI. Needs networkfed\\[mlflow].",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
@@ -184,7 +208,10 @@ def tune_command(
         },
     )
     study_dir = study_dir or Path("studies") / f"{settings.model.value}-{settings.data.dataset}"
+    if mlflow is not None:
+        _check_tracking()
     data = load_federated_data(settings.data, settings.seed)  # bad data: no study is created
+    tracking = _tracking(mlflow, study_dir, settings)
     with _progress(quiet or as_json) as progress:
         task = progress.add_task(f"tuning {settings.model.value}", total=trials, best="")
 
@@ -197,11 +224,20 @@ def tune_command(
 
         try:
             study = run_study(study_dir, settings, trials, data, timeout=timeout,
-                              on_start=on_start, on_trial=on_trial)
+                              on_start=on_start, on_trial=on_trial,
+                              trial_callbacks=tracking and tracking.trial_callbacks)
         except KeyboardInterrupt:
+            if tracking is not None:
+                tracking.finish(None, None, "interrupted")
             console.print("interrupted: run the same command again to continue the study")
             raise typer.Exit(130) from None
+        except BaseException:
+            if tracking is not None:
+                tracking.finish(None, None, "failed")
+            raise
     outputs = _write_outputs(study, study_dir, settings.seed)
+    if tracking is not None:
+        tracking.finish(study, outputs)
     if as_json:
         typer.echo(json.dumps({"counts": _counts(study), "best": best_hyperparameters(study),
                                "study_dir": str(study_dir)}, indent=2))

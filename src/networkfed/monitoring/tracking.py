@@ -161,6 +161,8 @@ class MlflowCallback(Callback):
     ----------
     store
         From :func:`tracking_store`.
+    run_dir
+        The run folder (tagged ``networkfed.run_dir``; its files are logged at the end).
     run_name
         The MLflow run's name (default: the run folder's name, else MLflow's).
     parent_run_id
@@ -176,11 +178,13 @@ class MlflowCallback(Callback):
         self,
         store: TrackingStore,
         *,
+        run_dir: Path | None = None,
         run_name: str | None = None,
         parent_run_id: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
         self.store, self.run_name, self.parent_run_id = store, run_name, parent_run_id
+        self.run_dir = Path(run_dir).resolve() if run_dir is not None else None
         self.tags = dict(tags or {})
         self.run_id: str | None = None
         self._client: Any = None
@@ -193,15 +197,14 @@ class MlflowCallback(Callback):
             return
         from networkfed.monitoring.run_writer import config_dict
 
-        config = engine.config
         tags = {**self.tags, **({"mlflow.parentRunId": self.parent_run_id}
                                 if self.parent_run_id else {})}
-        if config.run_dir is not None:
-            tags["networkfed.run_dir"] = str(Path(config.run_dir).resolve())
-        name = self.run_name or (Path(config.run_dir).name if config.run_dir else None)
+        if self.run_dir is not None:
+            tags["networkfed.run_dir"] = str(self.run_dir)
+        name = self.run_name or (self.run_dir.name if self.run_dir is not None else None)
         run = self._client.create_run(experiment_id, run_name=name, tags=tags)
         self.run_id = run.info.run_id
-        self._log(params=flat_params(config_dict(config)))
+        self._log(params=flat_params(config_dict(engine.config)))
 
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
         self._log(metrics=round_metrics(result), step=result.round_num)
