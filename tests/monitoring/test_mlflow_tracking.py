@@ -8,6 +8,7 @@ one store (an MLflow store's first use creates its tables: about 8 s here).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +23,14 @@ from networkfed.cli.main import app
 from networkfed.cli.run_config import build_run_config
 from networkfed.federated.callbacks import Callback
 from networkfed.monitoring.tracking import tracking_store
+from networkfed.serving.checkpoint import load_served_model
 from tiny_runs import LABEL, write_plant_csv
 
 mlflow = pytest.importorskip("mlflow")
 pytestmark = pytest.mark.slow
 
 runner = CliRunner()
+README = Path(__file__).resolve().parents[2] / "README.md"
 CSV_FLAGS = ["--dataset", "csv", "--label", LABEL, "--site-column", "plant", "--group-column",
              "machine_id", "--time-column", "step", "--rounds", "2", "--local-epochs", "1",
              "--workers", "0", "--seed", "7"]
@@ -130,6 +133,25 @@ def test_the_logged_model_predicts_exactly_like_the_run_folder(tracked, tmp_path
     logged = (tmp_path / "logged.csv").read_text()
     assert logged == (tmp_path / "folder.csv").read_text()
     assert len(logged.splitlines()) > 100
+
+
+def test_the_readmes_python_reads_the_run_back(tracked, monkeypatch, capsys) -> None:
+    # Prepare: the README's block, run where `--mlflow` alone wrote its store
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("\n## Experiment tracking\n"):]
+    section = section[:section.index("\n## ", 1)]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    monkeypatch.chdir(tracked["root"])
+    namespace: dict[str, Any] = {}
+
+    # Execute
+    exec(compile(block, "README.md (Experiment tracking)", "exec"), namespace)
+
+    # Assert: it found this run, and the model it downloaded serves
+    assert namespace["run"].info.run_id == tracked["run"].info.run_id
+    assert "fedavg" in capsys.readouterr().out
+    served = load_served_model(namespace["model_dir"])
+    assert served.round_num == 2
 
 
 def test_a_resumed_run_continues_its_mlflow_run(tracked, tmp_path: Path) -> None:
