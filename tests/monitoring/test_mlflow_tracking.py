@@ -173,6 +173,31 @@ def test_a_resumed_run_continues_its_mlflow_run(tracked, tmp_path: Path) -> None
     assert sorted(_history(client, runs[0].info.run_id, "test/f1")) == [0, 1, 2]
 
 
+def test_a_store_failing_mid_run_costs_one_warning_not_the_run(
+    tracked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Prepare: the store accepts the run and its parameters, then fails on the first metrics
+    real = mlflow.MlflowClient.log_batch
+
+    def failing(self: Any, run_id: str, metrics: Any = (), **kwargs: Any) -> Any:
+        if metrics:
+            raise mlflow.exceptions.MlflowException("database is locked")
+        return real(self, run_id, metrics=metrics, **kwargs)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "log_batch", failing)
+
+    # Execute
+    result = run_federated(tiny_config(mlflow=str(tracked["store"])), tiny_data(),
+                           run_dir=tmp_path / "run")
+
+    # Assert
+    assert result.status == "complete"
+    assert (tmp_path / "run" / "report.html").is_file()
+    warnings = [r for r in caplog.records if "MLflow tracking stopped" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "database is locked" in warnings[0].getMessage()
+
+
 def test_tune_logs_each_trial_as_a_child_run(tracked, tmp_path: Path) -> None:
     # Execute
     study = tmp_path / "study"
@@ -209,6 +234,20 @@ def test_without_mlflow_installed_asking_for_it_exits_2_naming_the_extra(
     assert "pip install 'networkfed[mlflow]'" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "store").exists()
+
+
+def test_an_unreachable_server_exits_2_before_any_folder_is_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the user's setting wins
+
+    result = runner.invoke(app, ["simulate", "--run-dir", str(tmp_path / "run"),
+                                 "--mlflow", "http://127.0.0.1:9"])
+
+    assert result.exit_code == 2
+    assert "'--mlflow'" in result.output
+    assert "a reachable MLflow tracking store" in result.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_where_a_store_setting_points() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +24,7 @@ from networkfed.cli.run_config import (
     read_config_file,
     split_columns,
 )
+from networkfed.cli.tracking import prepare_tracking
 from networkfed.core.errors import ConfigError
 from networkfed.federated.config import RunConfig
 
@@ -128,7 +128,7 @@ def simulate_command(
     }
     config, folder = _resolve(config_file, hparams, run_flags, data_flags, run_dir, resume)
     if config.mlflow is not None:
-        _prepare_tracking()
+        prepare_tracking(config.mlflow)
     summary = _run(config, folder, resume, quiet or as_json)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -197,15 +197,6 @@ def _run(config: RunConfig, folder: Path, resume: bool, quiet: bool) -> dict[str
     report = folder / "report.html"
     return jsonable({**result.summary(), "run_dir": folder,
                      "report": report if report.is_file() else None})
-
-
-def _prepare_tracking() -> None:
-    """Before any data loads: MLflow is installed (else exit 2 naming the extra), and its own
-    INFO lines (store creation, ...) stay off the terminal unless the user asked for them."""
-    from networkfed.monitoring.tracking import require_mlflow
-
-    require_mlflow()
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 
 class _WarningLine(logging.Handler):

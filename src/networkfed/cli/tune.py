@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from rich.table import Table
 
 from networkfed.cli.errors import handle_errors
 from networkfed.cli.run_config import split_columns
+from networkfed.cli.tracking import prepare_tracking
 from networkfed.core.errors import ConfigError
 
 console = Console()
@@ -113,14 +113,6 @@ def _counts(study: Any) -> dict[str, int]:
     }
 
 
-def _check_tracking() -> None:
-    """MLflow is installed (else exit 2 naming the extra); its INFO lines stay quiet."""
-    from networkfed.monitoring.tracking import require_mlflow
-
-    require_mlflow()
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-
-
 def _tracking(value: str | None, study_dir: Path, settings: Any) -> Any:
     """The study's MLflow parent run, when ``--mlflow`` was given."""
     if value is None:
@@ -209,7 +201,7 @@ def tune_command(
     )
     study_dir = study_dir or Path("studies") / f"{settings.model.value}-{settings.data.dataset}"
     if mlflow is not None:
-        _check_tracking()
+        prepare_tracking(mlflow)
     data = load_federated_data(settings.data, settings.seed)  # bad data: no study is created
     tracking = _tracking(mlflow, study_dir, settings)
     with _progress(quiet or as_json) as progress:
