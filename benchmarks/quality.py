@@ -16,8 +16,9 @@ threshold rule. The protocols are in ``quality_protocols.py``; what is measured:
 
 Writes ``benchmarks/results/quality.json`` (``records``: one per dataset / partition /
 model / mode / strategy / settings; ``targets``; ``site_comparison``) and
-``benchmarks/results/quality.md`` (the README table). ``--quick`` is a smoke run (one seed,
-two short rounds) written to ``quality_quick.*`` so it never overwrites a measurement.
+``benchmarks/results/quality.md`` (the table of docs/benchmarks/quality.md). ``--quick`` is a
+smoke run (one seed, two short rounds) written to ``quality_quick.*`` so it never overwrites a
+measurement.
 """
 
 from __future__ import annotations

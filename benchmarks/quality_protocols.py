@@ -62,7 +62,7 @@ AI4I_TUNED: dict[str, Any] = {
     },
 }
 """Plain cross-entropy, the learning rate times 0.7 every third of the run: the best
-validation F1 of the pilots (README, "What was tried"). The alarm threshold chosen on
+validation F1 of the pilots (docs/benchmarks/quality-pilots.md). The alarm threshold chosen on
 validation data already corrects for the 3 % failure rate; balanced weights (a failure
 weighs ~28 healthy rows) gave the lowest validation F1 of the three weightings for every
 model. The LSTM and the hybrid train 60 rounds (validation F1 of the federated model, product
@@ -86,7 +86,7 @@ FD001_TUNED: dict[str, Any] = {
 }
 """Square-root class weights: the best validation F1 of the FD001 pilot (seeds 0-4)."""
 TUNED = {"ai4i2020": AI4I_TUNED, "cmapss": CMAPSS_TUNED, "cmapss-fd001": FD001_TUNED}
-"""Settings found by the pilot runs recorded in the README (``Quality on real data``); the
+"""Settings found by the pilot runs recorded in docs/benchmarks/quality-pilots.md; the
 learning rate steps down (StepLR) once per round; ``class_weighting`` is ``balanced`` unless
 given."""
 
@@ -102,10 +102,10 @@ BEST_OTHER_STRATEGY: dict[str, tuple[str, dict[str, float]]] = {
     "cmapss": ("fedprox", {"proximal_mu": 0.01}),
 }
 """The strongest non-FedAvg strategy of the AI4I pilot (LSTM, product-type sites, seeds 0-2,
-README): FedProx(0.01) and FedAvgM(0.5) tied on F1 (0.661), FedAdam and FedYogi (server
-learning rate 0.003) fell far behind. FedAvgM is not used: its server momentum also moves
-BatchNorm running variances, which went negative for the CNN and the hybrid on C-MAPSS (the
-model then predicts NaN). C-MAPSS uses the same choice."""
+docs/benchmarks/quality-pilots.md): FedProx(0.01) and FedAvgM(0.5) tied on F1 (0.661), FedAdam
+and FedYogi (server learning rate 0.003) fell far behind. FedAvgM is not used: its server
+momentum also moves BatchNorm running variances, which went negative for the CNN and the
+hybrid on C-MAPSS (the model then predicts NaN). C-MAPSS uses the same choice."""
 
 
 FEDBN, FEDPER, FEDBN_FEDPER = "fedavg+fedbn", "fedavg+fedper", "fedavg+fedbn+fedper"
@@ -113,8 +113,8 @@ PER_SITE_LAYERS: dict[str, tuple[str, str]] = {
     "cnn": (FEDBN, "fedbn"), "hybrid": (FEDBN, "fedbn"), "lstm": (FEDPER, "fedper")}
 """Each model's FedAvg with layers kept per site (label, ``RunConfig`` switch): BatchNorm for
 the models that have it (FedBN: on AI4I's one-type sites the lever for their gap to
-centralized training, README "What was tried", fourth round), the output layer for the LSTM
-(FedPer: under Dirichlet label skew, fifth round)."""
+centralized training, docs/benchmarks/quality-pilots.md, fourth round), the output layer for
+the LSTM (FedPer: under Dirichlet label skew, fifth round)."""
 BOTH_ON_AI4I = ("cnn", "hybrid")
 """Models that also run FedBN and FedPer together on AI4I (the fifth round's Dirichlet pilot:
 CNN 0.684 -> 0.716 F1, hybrid 0.648 -> 0.661); not on C-MAPSS, where FedBN alone did not
@@ -161,8 +161,8 @@ AI4I_BINNED_MODELS = ("lstm", "hybrid")
 """Models whose tuned AI4I runs see :data:`AI4I_TUNED_FEATURES` with bins (34 inputs). The
 CNN keeps the ten default features: it flattens a window into one signal and convolves along
 it, so 34 inputs make its training step 2.5x slower, and its AI4I runs (half of the
-benchmark's time already) would take the benchmark past its 45 minutes (README, sixth round
-of pilots, has the CNN with bins)."""
+benchmark's time already) would take the benchmark past its 45 minutes
+(docs/benchmarks/quality-pilots.md, sixth round of pilots, has the CNN with bins)."""
 
 
 def ai4i_data(path: Path, partition: str, *, tuned: bool = False) -> DataConfig:

@@ -200,7 +200,8 @@ def _cell(mean: float, std: float | None = None, digits: int = 3) -> str:
 
 
 def markdown_table(records: list[dict[str, Any]]) -> str:
-    """The README table: failure-class F1 first; accuracy beside the majority baseline."""
+    """The results table (docs/benchmarks/quality.md): failure-class F1 first; accuracy beside
+    the majority baseline."""
     header = ("| dataset | sites | settings | model | mode | strategy | F1 (failure) | PR-AUC | "
               "ROC-AUC | accuracy | majority-class accuracy | seeds |")
     lines = [header, "|" + "---|" * 12]

@@ -79,10 +79,10 @@ def test_a_single_update_is_adopted_by_the_averaging_rules(name: str) -> None:
     assert result["n"].item() == 7
 
 
-def test_readme_table_lists_every_strategy_with_its_defaults() -> None:
+def test_strategies_guide_lists_every_strategy_with_its_defaults() -> None:
     # Prepare
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Strategies", 1)[1].split("\n#", 1)[0]
+    page = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "strategies.md"
+    section = page.read_text(encoding="utf-8").split("## Strategies", 1)[1].split("\n#", 1)[0]
     rows = {line.split("`")[1]: line for line in section.splitlines() if line.startswith("| `")}
     # Assert
     for name, options in STRATEGY_OPTIONS.items():

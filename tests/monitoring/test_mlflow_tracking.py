@@ -30,7 +30,7 @@ mlflow = pytest.importorskip("mlflow")
 pytestmark = pytest.mark.slow
 
 runner = CliRunner()
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "tracking.md"
 CSV_FLAGS = ["--dataset", "csv", "--label", LABEL, "--site-column", "plant", "--group-column",
              "machine_id", "--time-column", "step", "--rounds", "2", "--local-epochs", "1",
              "--workers", "0", "--seed", "7"]
@@ -135,17 +135,14 @@ def test_the_logged_model_predicts_exactly_like_the_run_folder(tracked, tmp_path
     assert len(logged.splitlines()) > 100
 
 
-def test_the_readmes_python_reads_the_run_back(tracked, monkeypatch, capsys) -> None:
-    # Prepare: the README's block, run where `--mlflow` alone wrote its store
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("\n## Experiment tracking\n"):]
-    section = section[:section.index("\n## ", 1)]
-    (block,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+def test_the_docs_python_reads_the_run_back(tracked, monkeypatch, capsys) -> None:
+    # Prepare: the page's block, run where `--mlflow` alone wrote its store
+    (block,) = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.DOTALL)
     monkeypatch.chdir(tracked["root"])
     namespace: dict[str, Any] = {}
 
     # Execute
-    exec(compile(block, "README.md (Experiment tracking)", "exec"), namespace)
+    exec(compile(block, "docs/user-guide/tracking.md (python block 1)", "exec"), namespace)
 
     # Assert: it found this run, and the model it downloaded serves
     assert namespace["run"].info.run_id == tracked["run"].info.run_id

@@ -136,10 +136,10 @@ def test_legacy_onnx_exporter_is_the_fallback(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bins", [0, 3], ids=["features", "features-and-bins"])
-def test_readme_onnx_example_gives_the_runs_probabilities(
+def test_guide_onnx_example_gives_the_runs_probabilities(
     runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bins: int,
 ) -> None:
-    # Prepare: raw (unstandardised) windows and model.onnx where the README expects them
+    # Prepare: raw (unstandardised) windows and model.onnx where the guide expects them
     data = tiny_data(feature_bins=bins)
     if bins:
         make_run(tmp_path / "run", data=data, rounds=1)
@@ -153,14 +153,13 @@ def test_readme_onnx_example_gives_the_runs_probabilities(
     assert real_windows.shape[-1] == spec.input_dim > (len(spec.feature_names) if bins else 0)
     features = real_windows[..., : len(spec.feature_names)].double().numpy()
     raw = features * np.array(spec.std) + np.array(spec.mean)
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("\n## Predicting and exporting\n"):]
-    block = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[0]
+    page = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "predict-export.md"
+    block = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)[0]
     monkeypatch.chdir(tmp_path)
     namespace = {"raw_windows": raw}
 
     # Execute
-    exec(compile(block, "README.md (Predicting and exporting)", "exec"), namespace)
+    exec(compile(block, "docs/user-guide/predict-export.md", "exec"), namespace)
 
     # Assert
     expected = served.predict_proba(real_windows)

@@ -3,8 +3,8 @@
 ``certs`` makes what a plant network needs to run Flower securely: a CA, the SuperLink's TLS
 certificate and one SuperNode authentication key pair per site. ``up`` runs a complete
 deployment here — SuperLink, one SuperNode per site, ``flwr run`` — with TLS and SuperNode
-authentication on, and stops every process afterwards. The README shows the same commands
-across real machines.
+authentication on, and stops every process afterwards. docs/user-guide/flower.md shows the same
+commands across real machines.
 """
 
 from __future__ import annotations

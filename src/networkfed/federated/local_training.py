@@ -119,8 +119,9 @@ def class_weights_from_counts(
 
     ``balanced`` weighs each class by ``total / (classes * count)``, so both classes add the
     same to the loss and a rare failure class is not ignored; on AI4I (3 % failures) that
-    weighs a failure ~28 times a healthy row, and the README's quality pilots found it cost
-    F1. ``sqrt`` takes the square root of the balanced weights, a middle ground; ``none``
+    weighs a failure ~28 times a healthy row, and the quality pilots
+    (docs/benchmarks/quality-pilots.md) found it cost F1. ``sqrt`` takes the square root of the
+    balanced weights, a middle ground; ``none``
     weighs every class 1 (plain cross-entropy): the alarm threshold, chosen on validation
     data, then does the correcting for the failure rate. The server sums the sites' counts,
     so the weights are those of the pooled data. A class no site has gets weight 0 (it

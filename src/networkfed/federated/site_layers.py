@@ -4,10 +4,10 @@ FedBN (Li et al., ICLR 2021) averages every layer but BatchNorm. A site whose ro
 distribution from the others' (one product type per plant, a plant with far more failures)
 normalises its activations with statistics of *its* data, while training; averaging those
 layers forces every site to use the fleet's, which is what kept the federated CNN and hybrid
-~0.1 F1 below their centralized models on AI4I (README, "What was tried", fourth round).
+~0.1 F1 below their centralized models on AI4I (docs/benchmarks/quality-pilots.md, fourth round).
 FedPer (Arivazhagan et al., 2019) keeps the last layers at each site: under label skew a
 site's failure rate is its own, and a shared output layer has to average priors that differ
-by an order of magnitude between sites (README, fifth round).
+by an order of magnitude between sites (docs/benchmarks/quality-pilots.md, fifth round).
 
 :class:`SiteLayers` is the server's record of each site's own layers: a site trains from the
 global model with its own layers put back in (:meth:`SiteLayers.personalize`), and is scored

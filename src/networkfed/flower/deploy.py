@@ -1,7 +1,7 @@
 """``networkfed flower up``: a complete, secured Flower deployment on this one machine.
 
 What a plant network does across machines, done here with local processes (each step is the
-command the README shows with real host names):
+command docs/user-guide/flower.md shows with real host names):
 
 1. certificates (:func:`~networkfed.flower.certs.make_certificates`): a CA, the SuperLink's
    certificate for 127.0.0.1/localhost, one authentication key pair per site;

@@ -1,4 +1,4 @@
-"""A summary of every registered model: what ``networkfed models`` shows and the README lists."""
+"""A summary of every registered model: what ``networkfed models`` shows, the Models guide lists."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Three convolution blocks pick up local patterns between neighbouring values; the fully
 connected head combines them. Tuned in the design document's "Step 1A" (93.95 % accuracy
-claimed there on an unnamed dataset; see the README for this project's measured figures).
+claimed there on an unnamed dataset; docs/benchmarks/quality.md has this project's measured
+figures).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Model selection guidance from the design document (its sections 7 and 8).
 
 The accuracy figures quoted here (93.95 / 94.15 / 92.20 %) are the design document's claims
-on an unnamed dataset; the README reports what this project measured. Numbers that are also
-settings (batch sizes, scheduler, dropout, clipping) are read from the tuned definitions, so
-the advice can never disagree with what training actually uses.
+on an unnamed dataset; docs/benchmarks/quality.md reports what this project measured. Numbers
+that are also settings (batch sizes, scheduler, dropout, clipping) are read from the tuned
+definitions, so the advice can never disagree with what training actually uses.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Each time step's features are channels; two convolution blocks extract local patterns along
 the time axis and shorten it, a one-layer LSTM reads what remains. The design document
-claims 92.20 % (unnamed dataset); see the README for this project's measured figures.
+claims 92.20 % (unnamed dataset); docs/benchmarks/quality.md has this project's measured
+figures.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ class Option:
     integer
         Whether only whole numbers are allowed (``2.0`` is accepted as ``2``).
     help
-        One line for ``--help`` and the README.
+        One line for ``--help`` and the Strategies guide.
     """
 
     default: float | int

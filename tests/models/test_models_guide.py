@@ -1,4 +1,5 @@
-"""The README's "## Models" section: its Python runs as written and its numbers are measured."""
+"""The Models guide (docs/user-guide/models.md): its Python runs as written and its numbers are
+measured."""
 
 from __future__ import annotations
 
@@ -10,14 +11,11 @@ import pytest
 
 from networkfed.models.catalog import describe_models
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "models.md"
 
 
 def models_section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("\n## Models\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
+    return PAGE.read_text(encoding="utf-8")
 
 
 def python_blocks() -> list[str]:
@@ -33,7 +31,8 @@ def test_python_blocks_run_as_written(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the example's storage folder
 
-    exec(compile(python_blocks()[index], f"README.md (Models, block {index + 1})", "exec"), {})
+    name = f"docs/user-guide/models.md (block {index + 1})"
+    exec(compile(python_blocks()[index], name, "exec"), {})
 
     assert "['demo'] [0, 1, 2]" in capsys.readouterr().out
 

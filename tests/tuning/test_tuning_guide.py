@@ -1,4 +1,4 @@
-"""The README's "## Tuning (Step 1A)" section: its Python runs as written."""
+"""The Tuning guide (docs/user-guide/tuning.md): its Python runs as written."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from networkfed.federated.config import RunConfig
 from networkfed.models import ModelWrapper
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "tuning.md"
 BEST = {
     "model": "lstm",
     "model_overrides": {"hidden_size": 32, "num_layers": 2, "dropout_rate": 0.1},
@@ -22,25 +22,22 @@ BEST = {
 }
 
 
-def section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
+def page() -> str:
+    return PAGE.read_text(encoding="utf-8")
 
 
 def test_the_python_example_uses_a_tune_result_as_documented(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Prepare
-    (blocks,) = [re.findall(r"```python\n(.*?)```", section("Tuning (Step 1A)"), re.DOTALL)]
+    (blocks,) = [re.findall(r"```python\n(.*?)```", page(), re.DOTALL)]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "studies" / "lstm").mkdir(parents=True)
     (tmp_path / "studies/lstm/best_hyperparameters.json").write_text(json.dumps(BEST))
     namespace: dict = {}
 
     # Execute
-    exec(compile(blocks[0], "README.md (Tuning)", "exec"), namespace)
+    exec(compile(blocks[0], "docs/user-guide/tuning.md", "exec"), namespace)
 
     # Assert
     assert isinstance(namespace["model"], ModelWrapper)

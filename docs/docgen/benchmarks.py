@@ -1,0 +1,239 @@
+"""Benchmark tables generated from the result files in ``benchmarks/results``.
+
+Every number on the Benchmarks pages (and the README's results table, which a test compares
+with :func:`headline_table`) is read from a JSON file a benchmark script wrote; nothing is
+typed by hand. Each table names the file it comes from and when that file was written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["GENERATORS", "headline_table", "load_result"]
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+SITES = {"product_type": "product type L / M / H", "dirichlet": "Dirichlet(0.5), 5 sites",
+         "subsets": "FD001–FD004 as 4 sites", "single_site": "FD001 alone (one site)"}
+
+
+def load_result(name: str) -> dict[str, Any]:
+    """``benchmarks/results/<name>.json``, parsed."""
+    return json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _num(value: float, digits: int = 3) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _mean_sd(record: Mapping[str, Any], metric: str) -> str:
+    return f"{_num(record[f'{metric}_mean'])} ± {_num(record[f'{metric}_std'])}"
+
+
+def _source(name: str, data: Mapping[str, Any], stamp_key: str | None = None) -> str:
+    stamp = f", written {data[stamp_key]}" if stamp_key and stamp_key in data else ""
+    command = data.get("command")
+    run = f"; `{command.strip()}`" if command else ""
+    return f"*Source: `benchmarks/results/{name}.json`{stamp}{run}.*\n"
+
+
+# --- quality -------------------------------------------------------------------------------
+
+
+def _best(records: list[dict[str, Any]], **fields: str) -> dict[str, Any] | None:
+    found = [r for r in records if all(r[k] == v for k, v in fields.items())]
+    return max(found, key=lambda r: r["f1_mean"]) if found else None
+
+
+def headline_table(quality: Mapping[str, Any] | None = None) -> str:
+    """One row per dataset and sites: the best federated run against its references.
+
+    "Best" is the federated configuration with the highest mean test F1 in the results file
+    (one-site C-MAPSS FD001 has no federation: its best centralized model). It summarises
+    what the benchmark reported; the benchmark's own choices were made on validation data.
+    """
+    quality = quality or load_result("quality")
+    records = [r for r in quality["records"] if r["settings"] == "tuned"]
+    lines = ["| dataset | sites | best federated run | F1 | PR-AUC | same model centralized | "
+             "same model local-only | random forest | never-alarm accuracy |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for dataset, partition in dict.fromkeys((r["dataset"], r["partition"]) for r in records):
+        keys = {"dataset": dataset, "partition": partition}
+        best = (_best(records, mode="federated", **keys)
+                or _best(records, mode="centralized", **keys))
+        central = _best(records, mode="centralized", model=best["model"], **keys)
+        local = _best(records, mode="local", model=best["model"], **keys)
+        forest = _best(records, mode="classical", **keys)
+        run = f"{best['model']}, {best['strategy']}" if best["mode"] == "federated" else (
+            f"{best['model']} (centralized)")
+        lines.append(
+            f"| {dataset} | {SITES.get(partition, partition)} | {run} | {_mean_sd(best, 'f1')} | "
+            f"{_mean_sd(best, 'pr_auc')} | {_num(central['f1_mean']) if central else '—'} | "
+            f"{_num(local['f1_mean']) if local else '—'} | "
+            f"{_num(forest['f1_mean']) if forest else '—'} | {_num(best['majority_accuracy'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _quality_headline() -> str:
+    quality = load_result("quality")
+    return headline_table(quality) + "\n" + _source("quality", quality, "created_at")
+
+
+def _quality_records() -> str:
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmark's own table renderer
+    from quality_report import markdown_table
+
+    quality = load_result("quality")
+    machine = quality["machine"]
+    return (markdown_table(quality["records"]) + "\n" + _source("quality", quality, "created_at")
+            + f"\n*{quality['elapsed_seconds'] / 60:.0f} minutes on {machine['cpus']} CPUs "
+            f"({quality['workers']} workers), Python {machine['python']}, torch "
+            f"{machine['torch']}.*\n")
+
+
+def _target_measured(target: Mapping[str, Any]) -> str:
+    if "gap" in target:
+        return (f"federated {_num(target['federated_f1'])} vs centralized "
+                f"{_num(target['centralized_f1'])} (gap {_num(target['gap'])})")
+    if "worse_federated" in target:
+        return f"{target['worse_federated']} of {target['comparable_site_runs']} site runs worse"
+    measured = f"F1 {_num(target['f1'])}"
+    return measured + (f", PR-AUC {_num(target['pr_auc'])}" if "pr_auc" in target else "")
+
+
+def _quality_targets() -> str:
+    quality = load_result("quality")
+    lines = ["| target | model | strategy | measured | met |", "|---|---|---|---|---|"]
+    for t in quality["targets"]:
+        lines.append(f"| {t['target']} | {t.get('model', '—')} | {t.get('strategy', '—')} | "
+                     f"{_target_measured(t)} | {'yes' if t['met'] else 'no'} |")
+    return "\n".join(lines) + "\n\n" + _source("quality", quality, "created_at")
+
+
+def _quality_sites() -> str:
+    quality = load_result("quality")
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for pair in quality["site_comparison"]:
+        if pair["comparable"]:
+            groups[(pair["dataset"], pair["partition"], pair["strategy"])].append(pair)
+    lines = ["| dataset | sites | strategy | (seed, site) pairs | federated at least as good | "
+             "mean F1 federated − alone |", "|---|---|---|---|---|---|"]
+    for (dataset, partition, strategy), pairs in sorted(groups.items()):
+        better = sum(p["federated_better_or_equal"] for p in pairs)
+        gain = sum(p["federated_f1"] - p["local_f1"] for p in pairs) / len(pairs)
+        lines.append(f"| {dataset} | {partition} | {strategy} | {len(pairs)} | {better} | "
+                     f"{gain:+.3f} |")
+    return "\n".join(lines) + "\n\n" + _source("quality", quality, "created_at")
+
+
+# --- speed ---------------------------------------------------------------------------------
+
+
+def _engine_speed(name: str) -> str:
+    result = load_result(name)
+    lines = ["| model | rounds | training examples | FLOPs per example | engine (s) | "
+             "engine + run folder and report (s) | reference loop (s) | speed-up | "
+             "engine: share of matmul peak | reference: share |", "|---|" * 1 + "---|" * 9]
+    for model, m in result["models"].items():
+        lines.append(
+            f"| {model} | {m['rounds']} | {m['training_examples']:,} | "
+            f"{m['flops_per_training_example'] / 1e6:.2f} M | {m['engine_seconds']:.2f} | "
+            f"{m['engine_with_run_folder_seconds']:.2f} | {m['reference_seconds']:.2f} | "
+            f"**{m['speedup_vs_reference']:.2f}x** | {m['compute_fraction']:.1%} | "
+            f"{m['reference_compute_fraction']:.1%} |")
+    loads = result["machine"]["load_average_before"]
+    note = f" Note: {result['note']}." if "note" in result else ""
+    return ("\n".join(lines) + f"\n\nMatmul peak measured in the same run: "
+            f"{result['matmul_gflops']:.0f} GFLOP/s; {result['machine']['cpus']} CPUs, torch "
+            f"{result['machine']['torch']}, load average before {loads[0]:.1f}.{note}\n\n"
+            + _source(name, result))
+
+
+def _engine_vs_flower() -> str:
+    result = load_result("engine_vs_flower")
+    targets = result["targets"]
+    scenarios = {"default": ("default: 3 sites, 10 rounds x 3 local epochs", "speedup_default"),
+                 "sites_1000": ('1,000 sites (`partition="iid"`, `num_sites=1000`, one reading per '
+                                'window), 3 rounds x 3 local epochs', "speedup_1000_sites")}
+    lines = ["| scenario | in-process engine | Flower simulation (Ray) | Flower / in-process | "
+             "target |", "|---|---|---|---|---|"]
+    for key, (label, target_key) in scenarios.items():
+        s = result[key]
+
+        def cell(engine: str, s: Mapping[str, Any] = s) -> str:
+            e = s[engine]
+            each = e["wall_seconds_each"]
+            spread = f" (median of {len(each)}: {min(each):.1f}–{max(each):.1f})" if len(
+                each) > 1 else ""
+            return (f"{e['wall_seconds']:.1f} s{spread}, PSS {e['peak_pss_gb']:.2f} GB "
+                    f"(RSS sum {e['peak_rss_gb']:.2f})")
+
+        met = "met" if s["speedup"] >= targets[target_key] else "missed"
+        lines.append(f"| {label} | {cell('inprocess')} | {cell('flower')} | "
+                     f"**{s['speedup']:.2f}x** | ≥ {targets[target_key]:g}x: {met} |")
+    f1 = "; ".join(f"{short}: {result[key]['inprocess']['final_f1']:.4f} "
+                   f"and {result[key]['flower']['final_f1']:.4f}"
+                   for key, short in (("default", "default"), ("sites_1000", "1,000 sites")))
+    return ("\n".join(lines) + f"\n\nFinal F1, in-process and Flower ({f1}). In-process peak "
+            f"memory at 1,000 sites: "
+            f"{result['inprocess_peak_gb_1000_sites']:.2f} GB PSS (target < "
+            f"{targets['inprocess_peak_gb_1000']:g} GB).\n\n" + _source("engine_vs_flower", result))
+
+
+def _data_speed() -> str:
+    result = load_result("data_speed")
+    labels = {
+        "cmapss_fd001_fd004": "C-MAPSS FD001–FD004 read, validated, normalised and windowed",
+        "synthetic_generate_30000_rows": "built-in telemetry, 30,000 rows generated",
+        "synthetic_load_3x10000_rows":
+            "built-in telemetry, `load_federated_data` on 3 × 10,000 rows",
+        "ai4i2020_load_10000_rows": "AI4I 2020, `load_federated_data`"}
+    lines = ["| what | seconds (median) | seconds (min) | peak memory |", "|---|---|---|---|"]
+    for key, label in labels.items():
+        r = result[key]
+        if "rows" in r:
+            label += f" ({r['rows']:,} rows, {r['windows']:,} windows)"
+        lines.append(f"| {label} | {r['seconds_median']:.3f} | {r['seconds_min']:.3f} | "
+                     f"{r['peak_memory_mib']:.0f} MiB |")
+    env = result["environment"]
+    return ("\n".join(lines) + f"\n\nMedian of {env['repeats']}, {env['cpu_count']} CPUs, "
+            f"Python {env['python']}, NumPy {env['numpy']}.\n\n" + _source("data_speed", result))
+
+
+def _tune_speed() -> str:
+    result = load_result("tune_speed")
+    lines = ["| pruning | trials per hour | rounds trained | pruned | seconds | "
+             "seconds per round | best validation F1 |", "|---|---|---|---|---|---|---|"]
+    per_trial = result["workload"]["rounds_per_trial"]
+    for s in result["studies"]:
+        lines.append(
+            f"| {'on (MedianPruner)' if s['pruning'] else 'off (`--no-pruning`)'} | "
+            f"{s['trials_per_hour']:.1f} | {s['rounds_trained']} of {s['trials'] * per_trial} | "
+            f"{s['pruned']} of {s['trials']} | {s['seconds']:.0f} | {s['seconds_per_round']:.2f} | "
+            f"{s['best_val_f1']:.3f} |")
+    same = "yes" if result["same_points_in_both_studies"] else "no"
+    return ("\n".join(lines) + f"\n\nTrials per hour, pruning on / off: "
+            f"{result['speedup_from_pruning']:.2f}x. Both studies drew the same points: {same}. "
+            f"Workload: {result['workload']['model']}, {result['workload']['rounds_per_trial']} "
+            f"rounds per trial, {result['workload']['train_windows']:,} training windows.\n\n"
+            + _source("tune_speed", result, "measured_at"))
+
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "quality-headline": _quality_headline,
+    "quality-records": _quality_records,
+    "quality-targets": _quality_targets,
+    "quality-sites": _quality_sites,
+    "engine-speed": lambda: _engine_speed("engine_speed"),
+    "engine-speed-loaded": lambda: _engine_speed("engine_speed_loaded"),
+    "engine-vs-flower": _engine_vs_flower,
+    "data-speed": _data_speed,
+    "tune-speed": _tune_speed,
+}
+"""Marker name (``<!-- generate: NAME -->`` in a page) -> the Markdown it stands for."""
