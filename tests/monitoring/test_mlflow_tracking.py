@@ -8,6 +8,7 @@ one store (an MLflow store's first use creates its tables: about 8 s here).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -182,6 +183,7 @@ def test_a_store_failing_mid_run_costs_one_warning_not_the_run(
         return real(self, run_id, metrics=metrics, **kwargs)
 
     monkeypatch.setattr(mlflow.MlflowClient, "log_batch", failing)
+    caplog.set_level(logging.WARNING, logger="networkfed.monitoring.tracking")
 
     # Execute
     result = run_federated(tiny_config(mlflow=str(tracked["store"])), tiny_data(),

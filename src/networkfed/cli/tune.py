@@ -186,6 +186,7 @@ def tune_command(
     # A study tries poor settings on purpose: the training monitor's per-trial findings
     # (stagnation, ...) are noise here; the trial's score already says how it went.
     logging.getLogger("networkfed.monitoring").setLevel(logging.ERROR)
+    logging.getLogger("networkfed.monitoring.tracking").setLevel(logging.WARNING)  # not noise
 
     settings = _settings(
         model=model, rounds=rounds, seed=seed, strategy=strategy, pruning=pruning,
