@@ -225,7 +225,36 @@ def _tune_speed() -> str:
             + _source("tune_speed", result, "measured_at"))
 
 
+# --- robustness ----------------------------------------------------------------------------
+
+
+def _robustness_report():  # type: ignore[no-untyped-def]
+    """The benchmark's own table code (``benchmarks/robustness_report.py``), one definition."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import robustness_report
+
+    return robustness_report
+
+
+def _robustness_summary() -> str:
+    result = load_result("robustness")
+    settings = result["settings"]
+    minutes = result.get("elapsed_seconds")
+    ran = (f"{result['rounds']} rounds, models {', '.join(settings['models'])}, partitions "
+           f"{', '.join(settings['partitions'])}, f = {settings['f']}, seeds {settings['seeds']}"
+           + (f", {minutes / 60:.0f} min" if minutes else ""))
+    return (_robustness_report().summary_table(result) + f"\n\nRun: {ran}.\n\n"
+            + _source("robustness", result, "created_at"))
+
+
+def _robustness_tables() -> str:
+    result = load_result("robustness")
+    return _robustness_report().tables(result) + "\n" + _source("robustness", result)
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
+    "robustness-summary": _robustness_summary,
+    "robustness-tables": _robustness_tables,
     "quality-headline": _quality_headline,
     "quality-records": _quality_records,
     "quality-targets": _quality_targets,

@@ -18,11 +18,13 @@ from typing import Any
 from networkfed.core.errors import ConfigError
 from networkfed.data import load_federated_data
 from networkfed.data.types import FederatedData
+from networkfed.federated.attacks import choose_attackers
 from networkfed.federated.callbacks import Callback
 from networkfed.federated.config import RunConfig
 from networkfed.federated.engine import InProcessEngine
 from networkfed.federated.local_training import ModelSpec
 from networkfed.federated.results import RunResult
+from networkfed.federated.sampling import sample_sites
 from networkfed.federated.strategies import Strategy, build_strategy
 from networkfed.federated.workers import auto_workers, make_runner
 from networkfed.models import ModelManager, ModelWrapper, split_overrides, training_config
@@ -114,8 +116,11 @@ def run_federated(
     """
     folder = Path(run_dir) if run_dir is not None else config.run_dir
     run_engine = _engine(config.engine)
-    snapshot = _resume_point(folder, config) if resume else _check_new_folder(folder)
+    if not resume:
+        _check_new_folder(folder)
     data = data if data is not None else load_federated_data(config.data, config.seed)
+    config = _with_resolved_split(config, data)
+    snapshot = _resume_point(folder, config) if resume else None
     if resume and folder is not None:
         _check_fingerprint(folder, data)
     setup = _compose(config, data, folder, list(callbacks), progress, snapshot, resume)
@@ -174,6 +179,7 @@ def _compose(
     _check_sites(config, data)
     spec, training = model_settings(config, data)
     strategy = build_strategy(config.strategy, **config.strategy_options)
+    _check_threat_model(config, data, strategy)
     manager = ModelManager(run_dir / CHECKPOINTS_DIR) if run_dir is not None else None
     model = _global_model(config, spec, manager, snapshot, resume)
     composed = [*callbacks, MonitorCallback(ModelPerformanceMonitor(manager))]
@@ -221,6 +227,27 @@ def _check_sites(config: RunConfig, data: FederatedData) -> None:
                        config.site_dropout_rate, config.min_fit_clients, len(data.sites))
 
 
+def _check_threat_model(config: RunConfig, data: FederatedData, strategy: Strategy) -> None:
+    """Refuse a rule whose precondition the sites of a round cannot meet (Krum's n > 2f + 2,
+    Bulyan's n >= 4f + 3) and an attack by all sites; warn when the rule assumes fewer
+    hostile sites than the simulation has."""
+    sampled = len(sample_sites(data.site_ids, config.fraction_fit, config.min_fit_clients,
+                               config.seed, 1))
+    problem = strategy.precondition(sampled)
+    if problem is not None:
+        raise ConfigError("strategy", config.strategy,
+                          f"a rule whose precondition holds: {problem} (sample more sites or "
+                          "lower num_malicious_clients)")
+    if config.attack is None:
+        return
+    choose_attackers(data.site_ids, config.attackers, config.seed)  # at least one honest site
+    assumed = strategy.get_options().get("num_malicious_clients")
+    if assumed is not None and assumed < config.attackers:
+        logger.warning("%s assumes num_malicious_clients=%d hostile sites but %d attack; set "
+                       "--strategy-option num_malicious_clients=%d to match",
+                       config.strategy, assumed, config.attackers, config.attackers)
+
+
 def _global_model(
     config: RunConfig,
     spec: ModelSpec,
@@ -256,6 +283,15 @@ def _resume_point(run_dir: Path | None, config: RunConfig) -> dict[str, Any] | N
         raise ConfigError("resume", ", ".join(changed),
                           f"the settings the run in {run_dir} started with (config.toml)")
     return read_resume_state(run_dir)
+
+
+def _with_resolved_split(config: RunConfig, data: FederatedData) -> RunConfig:
+    """``config`` with the split ``auto`` chose for this data, so ``config.toml`` says which
+    split the run used (and a resumed run is compared with what it really did)."""
+    resolved = data.preprocessing.source_options.get("split")
+    if config.data.split != "auto" or resolved is None:
+        return config
+    return config.model_copy(update={"data": config.data.model_copy(update={"split": resolved})})
 
 
 def _check_new_folder(run_dir: Path | None) -> None:

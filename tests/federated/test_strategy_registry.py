@@ -64,7 +64,7 @@ def test_every_strategy_keeps_keys_shapes_and_dtypes(name: str) -> None:
     assert result["bn.num_batches_tracked"].item() == 5
 
 
-@pytest.mark.parametrize("name", list_strategies())
+@pytest.mark.parametrize("name", [n for n in list_strategies() if n != "bulyan"])
 def test_a_single_update_is_adopted_by_the_averaging_rules(name: str) -> None:
     # Prepare
     only = SiteUpdate("a", {"w": torch.tensor([1.0, -2.0]), "n": torch.tensor(7)}, 3)

@@ -97,3 +97,11 @@ def test_feature_bins_is_a_run_config_key() -> None:
 def test_bad_values_raise_config_errors_naming_the_key(bad):
     with pytest.raises(ConfigError):
         FlowerSettings.from_run_config(bad)
+
+
+def test_attack_keys_reach_the_run() -> None:
+    settings = FlowerSettings.from_run_config({"attack": "sign-flip", "attackers": 2})
+    assert (settings.config.attack, settings.config.attackers) == ("sign-flip", 2)
+    assert FlowerSettings.from_run_config({}).config.attack is None
+    with pytest.raises(ConfigError, match="attack"):
+        FlowerSettings.from_run_config({"attack": "sign-flip"})

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from networkfed.cli.errors import handle_errors
-from networkfed.cli.run_config import split_columns
-from networkfed.core.errors import ConfigError
-from networkfed.data.config import DataConfig
+from networkfed.cli import data_options as options
+from networkfed.cli.console import make_console
+from networkfed.cli.errors import handle_errors, show_warnings
+from networkfed.cli.run_config import build_run_config, read_config_file
+from networkfed.cli.typer_app import App
 
-console = Console()
+console = make_console()
 
-datasets_app = typer.Typer(
+datasets_app = App(
     help="List the data sources, or describe what a configuration makes of one.",
     invoke_without_command=True,
     no_args_is_help=False,
@@ -52,17 +50,6 @@ def datasets_command(
         return
     console.print(_sources_table(sources))
     console.print("details of one: networkfed datasets describe --dataset NAME", highlight=False)
-
-
-def _data_config(**options: Any) -> DataConfig:
-    """A DataConfig from flags; a bad value becomes a ConfigError naming the flag."""
-    given = {key: value for key, value in options.items() if value is not None}
-    try:
-        return DataConfig(**given)
-    except ValidationError as error:
-        first = error.errors()[0]
-        option = str(first["loc"][0]) if first["loc"] else "data"
-        raise ConfigError(option, given.get(option), f"a valid value ({first['msg']})") from None
 
 
 def _sites_table(summary: dict[str, Any]) -> Table:
@@ -101,7 +88,7 @@ def _sites_table(summary: dict[str, Any]) -> Table:
 
 def _features_table(summary: dict[str, Any]) -> Table:
     title = f"features (standardised with {summary['normalization']} training statistics)"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", min_width=len(title))
     table.add_column("feature", style="cyan")
     table.add_column("mean", justify="right")
     table.add_column("std", justify="right")
@@ -119,51 +106,48 @@ def _features_table(summary: dict[str, Any]) -> Table:
 @datasets_app.command("describe")
 @handle_errors
 def describe_command(
-    dataset: str = typer.Option(
-        "synthetic", "--dataset", help="synthetic, ai4i2020, cmapss or csv."
-    ),
-    data_path: Annotated[
-        Path | None, typer.Option("--data-path", help="File or folder of the data.")
-    ] = None,
-    partition: str = typer.Option(
-        "natural", "--partition", help="natural, iid, dirichlet, quantity."
-    ),
-    num_sites: int | None = typer.Option(None, "--num-sites", help="Sites (default: natural)."),
-    sequence_length: int = typer.Option(10, "--sequence-length", help="Steps per window."),
-    seed: int = typer.Option(42, "--seed", help="Seed of every random step."),
-    label: str | None = typer.Option(None, "--label", help="csv: the label column."),
-    site_column: str | None = typer.Option(None, "--site-column", help="csv: site column."),
-    group_column: str | None = typer.Option(None, "--group-column", help="csv: machine column."),
-    time_column: str | None = typer.Option(None, "--time-column", help="csv: time column."),
-    features: str | None = typer.Option(
-        None, "--features", help="Comma-separated subset of the source's features."
-    ),
-    feature_bins: int = typer.Option(
-        0, "--feature-bins", help="Bin columns per feature (0 = off); shows the splits."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the description as JSON."),
+    config_file: options.ConfigFile = None,
+    dataset: options.Dataset = None,
+    data_path: options.DataPath = None,
+    partition: options.Partition = None,
+    num_sites: options.NumSites = None,
+    rows_per_site: options.RowsPerSite = None,
+    label: options.Label = None,
+    site_column: options.SiteColumn = None,
+    group_column: options.GroupColumn = None,
+    time_column: options.TimeColumn = None,
+    feature_columns: options.FeatureColumns = None,
+    sequence_length: options.SequenceLength = None,
+    features: options.Features = None,
+    feature_bins: options.FeatureBins = None,
+    split: options.Split = None,
+    model: Annotated[str | None, typer.Option(help="cnn, lstm or hybrid: the run whose data "
+                                              "this shows (its default window).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of every random step.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the description as "
+                                          "JSON.")] = False,
 ) -> None:
-    """Load a dataset as a run would and show each site's rows, machines, failure rate,
-    windows and the feature statistics (with --feature-bins, where the bins split)."""
+    """Load a dataset exactly as `networkfed simulate` with the same flags would, and show
+    each site's rows, machines, failure rate and windows, the split, and the feature
+    statistics (with --feature-bins, where the bins split)."""
     from networkfed.data import load_federated_data
     from networkfed.data.summary import describe_federated_data
 
-    config = _data_config(
-        dataset=dataset,
-        data_path=data_path,
-        partition=partition,
-        num_sites=num_sites,
-        sequence_length=sequence_length,
-        label_column=label,
-        site_column=site_column,
-        group_column=group_column,
-        time_column=time_column,
-        features=split_columns(features),
-        feature_bins=feature_bins,
+    base = read_config_file(config_file) if config_file is not None else {}
+    data_flags = options.data_flags(
+        dataset=dataset, data_path=data_path, partition=partition, num_sites=num_sites,
+        rows_per_site=rows_per_site, label=label, site_column=site_column,
+        group_column=group_column, time_column=time_column, feature_columns=feature_columns,
+        sequence_length=sequence_length, features=features, feature_bins=feature_bins,
+        split=split,
     )
-    summary = describe_federated_data(load_federated_data(config, seed))
+    config = build_run_config(base, {"model": model, "seed": seed}, data_flags)
+    show_warnings()
+    summary = describe_federated_data(load_federated_data(config.data, config.seed))
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
     console.print(_sites_table(summary))
+    console.print(f"split: {summary['split']} ({summary['split_reason']})", highlight=False,
+                  soft_wrap=True)
     console.print(_features_table(summary))

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from networkfed.cli.console import make_console
 from networkfed.cli.errors import handle_errors
 from networkfed.serving.checkpoint import load_served_model
 from networkfed.serving.export import PARITY_TOLERANCE, export_model, parse_format
 
-console = Console()
+console = make_console()
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
 
 

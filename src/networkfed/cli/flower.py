@@ -15,19 +15,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from networkfed.cli.console import make_console
+from networkfed.cli.data_options import SPLIT_HELP
 from networkfed.cli.errors import handle_errors
 from networkfed.cli.run_config import build_run_config, read_config_file, split_columns
+from networkfed.cli.typer_app import App
 from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data.config import EXAMPLE_SITES
 
-flower_app = typer.Typer(
+flower_app = App(
     help="Run NetworkFed on Flower: certificates and a local SuperLink/SuperNode deployment.",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
+console = make_console(stderr=True)
 Opt = typer.Option
 
 
@@ -77,6 +79,7 @@ def up_command(
                                         "features.")] = None,
     feature_bins: Annotated[int | None, Opt(help="Bin columns per feature, edges fitted from "
                                             "the sites' histograms (0 = off).")] = None,
+    split: Annotated[str | None, Opt(help=SPLIT_HELP)] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     directory: Annotated[Path | None, Opt("--dir", help="Deployment folder: certificates, "
                                           "logs, pids.json [default: runs/flower-TIME].")] = None,
@@ -96,7 +99,8 @@ def up_command(
              "fedbn": fedbn, "fedper": fedper, "engine": "flower",
              "run_dir": run_dir or folder / "run"}
     data_flags = {"dataset": dataset, "rows_per_site": rows_per_site,
-                  "features": split_columns(features), "feature_bins": feature_bins}
+                  "features": split_columns(features), "feature_bins": feature_bins,
+                  "split": split}
     config = build_run_config(base, flags, data_flags)
     nodes = node_configs(config, _site_paths(site))
     echo = None if quiet else (lambda line: console.print(Text.from_ansi(line)))

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from networkfed.cli.console import make_console
 from networkfed.cli.errors import handle_errors
 
-console = Console(width=shutil.get_terminal_size((100, 24)).columns)
-"""Rich assumes 80 columns when the output is not a terminal (a pipe, a file, a test): too
-narrow for the eleven columns, which it would then cut to "0.2…"; 100 fits them."""
+console = make_console()
 
 COLUMNS = (
     ("loss", "loss"),
@@ -52,8 +49,6 @@ def history_command(
         typer.echo(json.dumps([saved.to_dict() for saved in rounds], indent=2))
         return
     table = Table(
-        title=f"Saved rounds of {run} (overall test metrics)",
-        title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
         collapse_padding=True,
@@ -73,6 +68,10 @@ def history_command(
             label, *[_number(metrics.get(key)) for key, _ in COLUMNS],
             _number(saved.validation_pr_auc), style="green" if saved.best else None,
         )
+    # the title on its own line: as a table title it wrapped to the table's width, cutting
+    # a long path in two
+    console.print(f"Saved rounds of {run} (overall test metrics)", highlight=False,
+                  soft_wrap=True, markup=False)
     console.print(table)
     best = next((saved.round for saved in rounds if saved.best), None)
     if best is not None:

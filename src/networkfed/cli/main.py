@@ -18,8 +18,9 @@ from networkfed.cli.predict import predict_command
 from networkfed.cli.report import report_command
 from networkfed.cli.simulate import DEFAULT_MLFLOW_STORE, simulate_command
 from networkfed.cli.tune import tune_command
+from networkfed.cli.typer_app import App
 
-app = typer.Typer(
+app = App(
     name="networkfed",
     help="Federated predictive maintenance: train failure predictors across factory sites.",
     no_args_is_help=True,

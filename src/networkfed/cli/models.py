@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from networkfed.cli.console import make_console
 from networkfed.cli.errors import handle_errors
 
-console = Console()
+console = make_console()
 
 
 def _table(entry: dict[str, Any]) -> Table:

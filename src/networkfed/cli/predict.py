@@ -7,13 +7,13 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from networkfed.cli.console import make_console
 from networkfed.cli.errors import handle_errors
 from networkfed.core.errors import ConfigError
 
-console = Console()
+console = make_console()
 SHOWN_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
 
 
@@ -90,7 +90,7 @@ def predict_command(
         _export_test_rows(run, export_test_rows, as_json, quiet)
         return
     if data is None:
-        raise ConfigError("data", None, "a file to predict on (--data FILE)")
+        raise ConfigError("--data", None, "a file to predict on (--data FILE)")
     from networkfed.serving.checkpoint import load_served_model
     from networkfed.serving.predict import predict_file, write_predictions
 

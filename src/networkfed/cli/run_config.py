@@ -38,7 +38,9 @@ FLAG_NAMES = {
     "data.feature_columns": "--feature-columns",
     "data.features": "--features",
     "data.feature_bins": "--feature-bins",
+    "data.split": "--split",
     "strategy_options": "--strategy-option",
+    "attack_options": "--attack-option",
 }
 
 
@@ -63,8 +65,8 @@ def build_run_config(
     for key, value in run_flags.items():
         if value is None:
             continue
-        if key == "strategy_options":
-            value = {**dict(merged.get("strategy_options") or {}), **value}
+        if key in ("strategy_options", "attack_options"):
+            value = {**dict(merged.get(key) or {}), **value}
         merged[key] = value
     data.update({key: value for key, value in data_flags.items() if value is not None})
     merged["data"] = data
@@ -88,20 +90,23 @@ def validation_message(error: ValidationError) -> tuple[str, object, str]:
     return option, first.get("input"), message[0].lower() + message[1:]
 
 
-def parse_strategy_options(pairs: Sequence[str] | None) -> dict[str, float | int] | None:
-    """``["mu=0.01", "beta=0.9"]`` -> ``{"mu": 0.01, "beta": 0.9}``."""
+def parse_strategy_options(
+    pairs: Sequence[str] | None, flag: str = "--strategy-option",
+    example: str = "proximal_mu=0.01",
+) -> dict[str, float | int] | None:
+    """``["mu=0.01", "beta=0.9"]`` -> ``{"mu": 0.01, "beta": 0.9}`` (also ``--attack-option``)."""
     if not pairs:
         return None
     options: dict[str, float | int] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError("--strategy-option", pair, "KEY=VALUE, e.g. proximal_mu=0.01")
-        options[key.strip()] = _number(pair, text.strip())
+            raise ConfigError(flag, pair, f"KEY=VALUE, e.g. {example}")
+        options[key.strip()] = _number(flag, pair, text.strip())
     return options
 
 
-def _number(pair: str, text: str) -> float | int:
+def _number(flag: str, pair: str, text: str) -> float | int:
     try:
         return int(text)
     except ValueError:
@@ -109,7 +114,7 @@ def _number(pair: str, text: str) -> float | int:
     try:
         return float(text)
     except ValueError:
-        raise ConfigError("--strategy-option", pair, "a numeric VALUE") from None
+        raise ConfigError(flag, pair, "a numeric VALUE") from None
 
 
 def split_columns(text: str | None) -> tuple[str, ...] | None:

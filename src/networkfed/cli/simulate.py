@@ -8,14 +8,14 @@ rounds are kept: ``--resume`` continues).
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from networkfed.cli.errors import err_console, handle_errors
+from networkfed.cli.data_options import Split
+from networkfed.cli.errors import err_console, handle_errors, show_warnings
 from networkfed.cli.progress import ConsoleProgress
 from networkfed.cli.run_config import (
     build_run_config,
@@ -68,6 +68,7 @@ def simulate_command(
     feature_bins: Annotated[int | None, Opt(help="Up to N piecewise-linear bin columns per "
                                             "feature, edges fitted federatedly (0 = off).",
                                             rich_help_panel=DATA)] = None,
+    split: Split = None,
     model: Annotated[str | None, Opt(help="cnn, lstm or hybrid.")] = None,
     rounds: Annotated[int | None, Opt(help="Federated rounds.", rich_help_panel=FED)] = None,
     local_epochs: Annotated[int | None, Opt(help="Epochs per site per round.",
@@ -76,6 +77,14 @@ def simulate_command(
                                         rich_help_panel=FED)] = None,
     strategy_option: Annotated[list[str] | None, Opt(help="KEY=VALUE option of the strategy "
                                                      "(repeatable).", rich_help_panel=FED)] = None,
+    attack: Annotated[str | None, Opt(help="Simulate hostile or broken sites: sign-flip, "
+                                      "gaussian, scaling, alie, ipm, label-flip, nan or stale.",
+                                      rich_help_panel=FED)] = None,
+    attackers: Annotated[int | None, Opt(help="How many sites attack (chosen by --seed).",
+                                         rich_help_panel=FED)] = None,
+    attack_option: Annotated[list[str] | None, Opt(help="KEY=VALUE option of the attack, e.g. "
+                                                   "sd=0.5 (repeatable).",
+                                                   rich_help_panel=FED)] = None,
     fraction_fit: Annotated[float | None, Opt(help="Share of sites sampled per round.",
                                               rich_help_panel=FED)] = None,
     min_fit_clients: Annotated[int | None, Opt(help="Fewest sites a round may aggregate.",
@@ -93,7 +102,7 @@ def simulate_command(
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     baselines: Annotated[bool | None, Opt("--baselines/--no-baselines", help="Also train "
                                           "centralized and local-only baselines.")] = None,
-    engine: Annotated[str | None, Opt(help="inprocess (default) or flower.")] = None,
+    engine: Annotated[str | None, Opt(help="inprocess or flower.")] = None,
     workers: Annotated[int | None, Opt(help="Worker processes (0 = none; default: chosen "
                                        "for this machine).")] = None,
     hparams: Annotated[Path | None, Opt(help="best_hyperparameters.json from "
@@ -117,14 +126,16 @@ def simulate_command(
         "fraction_fit": fraction_fit, "min_fit_clients": min_fit_clients,
         "site_dropout_rate": site_dropout_rate, "seed": seed, "baselines": baselines,
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
-        "fedbn": fedbn, "fedper": fedper, "mlflow": mlflow,
+        "fedbn": fedbn, "fedper": fedper, "attack": attack, "attackers": attackers,
+        "attack_options": parse_strategy_options(attack_option, "--attack-option", "sd=0.5"),
+        "mlflow": mlflow,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,
         "num_sites": num_sites, "rows_per_site": rows_per_site, "label_column": label,
         "site_column": site_column, "group_column": group_column, "time_column": time_column,
         "feature_columns": split_columns(feature_columns), "sequence_length": sequence_length,
-        "features": split_columns(features), "feature_bins": feature_bins,
+        "features": split_columns(features), "feature_bins": feature_bins, "split": split,
     }
     config, folder = _resolve(config_file, hparams, run_flags, data_flags, run_dir, resume)
     if config.mlflow is not None:
@@ -177,7 +188,7 @@ def _run(config: RunConfig, folder: Path, resume: bool, quiet: bool) -> dict[str
     """Run with progress display and warnings on stderr; Ctrl-C stops cleanly (exit 130)."""
     from networkfed.api import run_federated  # torch loads only when a command needs it
 
-    _show_warnings()
+    show_warnings()
     progress = None if quiet else ConsoleProgress(Console(stderr=True))
     try:
         result = run_federated(config, run_dir=folder, progress=progress, resume=resume)
@@ -197,17 +208,3 @@ def _run(config: RunConfig, folder: Path, resume: bool, quiet: bool) -> dict[str
     report = folder / "report.html"
     return jsonable({**result.summary(), "run_dir": folder,
                      "report": report if report.is_file() else None})
-
-
-class _WarningLine(logging.Handler):
-    """Library warnings (rejected updates, monitor findings) as one yellow line each."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        err_console.print(f"[yellow]warning:[/] {record.getMessage()}", highlight=False,
-                          soft_wrap=True)
-
-
-def _show_warnings() -> None:
-    library = logging.getLogger("networkfed")
-    if not any(isinstance(h, _WarningLine) for h in library.handlers):
-        library.addHandler(_WarningLine(level=logging.WARNING))

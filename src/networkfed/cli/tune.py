@@ -15,16 +15,17 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from networkfed.cli.errors import handle_errors
+from networkfed.cli.console import make_console
+from networkfed.cli.data_options import SPLIT_HELP
+from networkfed.cli.errors import handle_errors, show_warnings
 from networkfed.cli.run_config import split_columns
 from networkfed.cli.tracking import prepare_tracking
 from networkfed.core.errors import ConfigError
 
-console = Console()
+console = make_console()
 
 
 def _settings(**options: Any) -> Any:
@@ -164,6 +165,7 @@ def tune_command(
     feature_bins: int | None = typer.Option(
         None, "--feature-bins", help="Bin columns per feature, fitted federatedly (0 = off)."
     ),
+    split: str | None = typer.Option(None, "--split", help=SPLIT_HELP),
     mlflow: str | None = typer.Option(
         None, "--mlflow", metavar="[URI]",
         help="Track the study in MLflow (a parent run, each trial a child run): a folder "
@@ -197,9 +199,10 @@ def tune_command(
             "sequence_length": sequence_length, "label_column": label,
             "site_column": site_column, "group_column": group_column, "time_column": time_column,
             "feature_columns": split_columns(feature_columns),
-            "features": split_columns(features), "feature_bins": feature_bins,
+            "features": split_columns(features), "feature_bins": feature_bins, "split": split,
         },
     )
+    show_warnings()
     study_dir = study_dir or Path("studies") / f"{settings.model.value}-{settings.data.dataset}"
     if mlflow is not None:
         prepare_tracking(mlflow)

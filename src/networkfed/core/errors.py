@@ -24,7 +24,10 @@ class ConfigError(NetworkFedError, ValueError):
 
     def __init__(self, option: str, value: object, expected: str) -> None:
         self.option, self.value, self.expected = option, value, expected
-        super().__init__(f"invalid value {value!r} for option '{option}': expected {expected}")
+        if value is None:  # nothing was given: say what is missing, not "invalid value None"
+            super().__init__(f"missing option '{option}': expected {expected}")
+        else:
+            super().__init__(f"invalid value {value!r} for option '{option}': expected {expected}")
 
 
 class DataValidationError(NetworkFedError, ValueError):
@@ -150,3 +153,13 @@ class RunFolderError(CheckpointError):
         where = f"{filename} " if filename else ""
         NetworkFedError.__init__(self, f"run folder {run_dir}: {where}{problem}")
         self.path, self.problem = Path(run_dir) / filename, problem
+
+
+class NotARunFolderError(RunFolderError):
+    """A path that is not a run folder at all (CLI exit code 2: the wrong folder was named),
+    as opposed to a run folder with a broken file (exit code 4)."""
+
+    exit_code = 2
+
+    def __init__(self, run_dir: str | Path, problem: str) -> None:
+        super().__init__(run_dir, "", problem)

@@ -92,15 +92,39 @@ def split_window_ends(
 
 
 def _check_windows(
-    site_id: str, split_name: str, count: int, rows: int, table: SourceTable, length: int
+    site_id: str, split_name: str, count: int, in_split: np.ndarray, starts: np.ndarray,
+    table: SourceTable, length: int,
 ) -> None:
-    if count == 0:
+    """Refuse a site's split without windows, with the remedy for the case at hand."""
+    if count:
+        return
+    rows = int(in_split.sum())
+    mode = table.options.get("split", "")
+    if rows == 0:
         raise DataValidationError(
-            f"site '{site_id}' has no {split_name} window: its {rows} {split_name} rows form no "
-            f"run of sequence_length={length} consecutive rows of one machine",
-            path=table.path,
-            hint="use a shorter --sequence-length, fewer sites or more data",
+            f"site '{site_id}' has no {split_name} rows", path=table.path,
+            hint="a split by machine needs at least 3 machines per site: fewer sites, more "
+            "machines per site, or --split time" if mode == "machine"
+            else "fewer sites, or more rows per site",
         )
+    longest = int((np.arange(starts.size) - starts + 1)[in_split].max())
+    raise DataValidationError(
+        f"site '{site_id}' has no {split_name} window: its {rows} {split_name} rows form no "
+        f"run of sequence_length={length} consecutive rows of one machine (the longest has "
+        f"{longest})",
+        path=table.path, hint=_window_hint(mode, split_name, longest),
+    )
+
+
+def _window_hint(mode: str, split_name: str, longest: int) -> str:
+    hint = f"use --sequence-length {longest} or less, or more rows per machine"
+    if mode == "time":
+        return (f"{hint}; a time split gives {split_name} only a part of each machine's rows: "
+                "for short episodes (test cycles), --split machine keeps each one whole")
+    if mode == "stratified":
+        return (f"{hint}; a stratified split deals single rows to the splits: windows need "
+                "--split time or machine (with a --group-column), or --sequence-length 1")
+    return hint
 
 
 def _site_metadata(
@@ -193,8 +217,8 @@ def build_federated_data(
         for split_code, name in enumerate(SPLIT_NAMES):
             pool = pools[split_code]
             ends[name] = pool[(sites[pool] == code) & (split[pool] == split_code)]
-            rows = int(((sites == code) & (split == split_code)).sum())
-            _check_windows(site_id, name, ends[name].size, rows, table, length)
+            in_split = (sites == code) & (split == split_code)
+            _check_windows(site_id, name, ends[name].size, in_split, starts, table, length)
         meta = _site_metadata(table, np.flatnonzero(sites == code), split, ends)
         site_data[site_id] = _site_data(site_id, values, table, ends, length, meta)
     _warn_sites_without_failures(site_data)

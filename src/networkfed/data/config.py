@@ -13,6 +13,8 @@ SplitMode = Literal["auto", "stratified", "time", "machine"]
 SplitScope = Literal["site", "pooled"]
 
 EXAMPLE_SITES = ("automotive_detroit", "chemical_houston", "aerospace_seattle")
+DEFAULT_NUM_SITES = 3
+"""Sites of a partition scheme (iid, dirichlet, quantity) when ``num_sites`` is not given."""
 
 
 class DataConfig(BaseModel):
@@ -40,8 +42,10 @@ class DataConfig(BaseModel):
     normalization: Literal["federated", "site"] = "federated"
     split: SplitMode = "auto"
     """How rows go to train/val/test: ``auto`` = the source's own (synthetic: time within each
-    machine; ai4i2020 and csv without machines: stratified rows; csv with machines: time;
-    cmapss: by engine unit, official test files)."""
+    machine; ai4i2020 and csv without machines: stratified rows; cmapss: by engine unit,
+    official test files; csv with machines: by whole machine when the label is constant
+    within every machine (episodes such as test cycles; at least 3 per site), else time).
+    A run's ``config.toml`` holds the resolved choice."""
     split_scope: SplitScope = "site"
     """Where the split is drawn: ``site`` = within each site after partitioning; ``pooled`` =
     once over all rows, whatever the partition, so a seed's test rows are the same for every

@@ -14,7 +14,14 @@ from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data.assemble import build_federated_data
 from networkfed.data.bins import encode_bins
 from networkfed.data.config import DataConfig
-from networkfed.data.pipeline import assign_sites, assign_splits, order_rows, resolve_split_mode
+from networkfed.data.pipeline import (
+    assign_sites,
+    assign_splits,
+    order_rows,
+    resolve_split,
+    warn_group_leak,
+    with_split,
+)
 from networkfed.data.sources import SourceTable, get_source
 from networkfed.data.standardize import standardise
 from networkfed.data.types import FederatedData, PreprocessingSpec
@@ -45,13 +52,16 @@ def load_federated_data(config: DataConfig, seed: int) -> FederatedData:
     table = order_rows(source.load(config, seed))
     if table.labels is None:
         raise DataValidationError("training data needs a label column", path=table.path)
-    split_mode = resolve_split_mode(config, source)
+    split_mode, reason = resolve_split(config, source, table)
+    table = with_split(table, split_mode, reason)
     sites, site_ids = assign_sites(table, config, split_mode, seed)
     split = assign_splits(table, sites, config, split_mode, seed)
+    warn_group_leak(table, split, split_mode)
     data = build_federated_data(source, table, sites, site_ids, split, config, seed)
     logger.info(
-        "loaded %s: %d sites, %d training windows, %d features",
+        "loaded %s (split: %s): %d sites, %d training windows, %d features",
         config.dataset,
+        split_mode,
         len(site_ids),
         sum(s.num_train_examples for s in data.sites.values()),
         data.input_dim,

@@ -12,14 +12,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from networkfed.core.errors import ConfigError
-from networkfed.data.config import DataConfig
+from networkfed.data.config import DEFAULT_NUM_SITES, DataConfig
 from networkfed.data.partition import (
     dirichlet_partition,
     iid_partition,
@@ -27,13 +29,27 @@ from networkfed.data.partition import (
     quantity_skew_partition,
 )
 from networkfed.data.sources.base import DataSource, SourceTable
-from networkfed.data.splits import TEST, machine_split, stratified_split, time_split
+from networkfed.data.splits import (
+    TEST,
+    groups_across_splits,
+    label_constant_within_groups,
+    machine_split,
+    stratified_split,
+    time_split,
+)
 
-__all__ = ["assign_sites", "assign_splits", "derive_seed", "order_rows", "resolve_split_mode"]
+__all__ = [
+    "assign_sites",
+    "assign_splits",
+    "derive_seed",
+    "order_rows",
+    "resolve_split",
+    "warn_group_leak",
+    "with_split",
+]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_NUM_SITES = 3
 POOLED_ROWS_FACTOR = 8
 
 
@@ -50,9 +66,40 @@ def order_rows(table: SourceTable) -> SourceTable:
     return table.take(order)
 
 
-def resolve_split_mode(config: DataConfig, source: DataSource) -> str:
-    """``auto`` means the source's own split (stratified, time or machine)."""
-    return source.split_mode(config) if config.split == "auto" else config.split
+def resolve_split(config: DataConfig, source: DataSource, table: SourceTable) -> tuple[str, str]:
+    """The split this data gets (stratified, time or machine) and why: ``auto`` means the
+    source's own choice for this table (:meth:`DataSource.auto_split`)."""
+    if config.split != "auto":
+        return config.split, "as --split asked"
+    mode, reason = source.auto_split(config, table)
+    logger.info("split auto -> %s: %s", mode, reason)
+    return mode, reason
+
+
+def with_split(table: SourceTable, mode: str, reason: str = "") -> SourceTable:
+    """``table`` with the resolved split in its fingerprint and options: ``auto`` and the
+    split it resolved to give the same data, hence the same fingerprint, and the run's
+    preprocessing records which split it was and why."""
+    fingerprint = hashlib.sha256(f"{table.fingerprint}/split={mode}".encode()).hexdigest()
+    options = {**table.options, "split": mode, "split_reason": reason}
+    return replace(table, fingerprint=fingerprint, options=options)
+
+
+def warn_group_leak(table: SourceTable, split: np.ndarray, mode: str) -> None:
+    """Warn when a time split leaves the same group in two splits although the label is
+    constant within every group: the test then scores episodes the model trained on."""
+    if mode != "time" or table.labels is None or pd.unique(table.machines).size < 2:
+        return
+    if not label_constant_within_groups(table.machines, table.labels):
+        return
+    shared = groups_across_splits(table.machines, split)
+    if shared:
+        logger.warning(
+            "the time split put %d of %d groups (machines) in more than one of train, val and "
+            "test, and the label is constant within every group: the test scores episodes "
+            "the model trained on; use --split machine (whole groups to one split)",
+            shared, pd.unique(table.machines).size,
+        )
 
 
 def _machine_labels(table: SourceTable, machine_codes: np.ndarray) -> np.ndarray:

@@ -10,6 +10,9 @@ Three ways, each a pure seeded function returning one split code per row
   validation, then test), as a deployed model only ever sees the future;
 - ``machine``: whole machines (engines, units) go to one split, so the test machines are
   unseen.
+
+:func:`label_constant_within_groups` and :func:`groups_across_splits` are the facts the
+``auto`` choice and the leak warning rest on (:mod:`networkfed.data.pipeline`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ __all__ = [
     "TEST",
     "TRAIN",
     "VAL",
+    "groups_across_splits",
+    "label_constant_within_groups",
     "machine_split",
     "split_counts",
     "stratified_split",
@@ -104,3 +109,22 @@ def machine_split(
     per_machine[order[:n_test]] = TEST
     per_machine[order[n_test : n_test + n_val]] = VAL
     return per_machine[inverse]
+
+
+def label_constant_within_groups(groups: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether every group's rows share one label: the label then describes the whole group
+    (a test cycle that failed), not a moment of a long-running machine's life."""
+    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    labels = np.asarray(labels)
+    high = np.full(codes.max(initial=-1) + 1, labels.min(initial=0))
+    low = np.full(high.size, labels.max(initial=0))
+    np.maximum.at(high, codes, labels)
+    np.minimum.at(low, codes, labels)
+    return bool(np.all(high == low))
+
+
+def groups_across_splits(groups: np.ndarray, split: np.ndarray) -> int:
+    """How many groups have rows in more than one split (a time split cuts every group)."""
+    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    pairs = np.unique(np.stack([codes, np.asarray(split)]), axis=1)
+    return int((np.bincount(pairs[0]) > 1).sum())

@@ -53,6 +53,8 @@ def describe_federated_data(data: FederatedData) -> dict[str, Any]:
         "sequence_length": spec.sequence_length,
         "input_dim": spec.input_dim,
         "normalization": spec.source_options.get("normalization", "federated"),
+        "split": spec.source_options.get("split"),
+        "split_reason": spec.source_options.get("split_reason", ""),
         "sites": sites,
         "features": [
             {"name": name, "mean": mean, "std": std, "bin_splits": splits}

@@ -26,7 +26,13 @@ StrategyName = Literal[
     "fedtrimmedavg",
     "krum",
     "multikrum",
+    "bulyan",
 ]
+
+AttackName = Literal[
+    "sign-flip", "gaussian", "scaling", "alie", "ipm", "label-flip", "nan", "stale"
+]
+"""Simulated hostile or broken sites (:mod:`networkfed.federated.attacks`)."""
 
 ClassWeighting = Literal["balanced", "sqrt", "none"]
 """How the training loss weighs the classes
@@ -67,6 +73,12 @@ class RunConfig(BaseModel):
     fedper: bool = False
     """FedPer: every site keeps its own output layer (the model's last linear layer), for
     training and scoring; with ``fedbn`` both stay at the sites."""
+    attack: AttackName | None = None
+    """A simulated attack by ``attackers`` sites chosen by seed (``None``: every site is
+    honest); metrics are then those of the honest sites."""
+    attackers: int = Field(default=0, ge=0)
+    attack_options: dict[str, float] = Field(default_factory=dict)
+    """Options of the attack (e.g. ``{"sd": 0.5}`` for ``gaussian``)."""
     baselines: bool = False
     run_dir: Path | None = None
     mlflow: str | None = None
@@ -84,7 +96,21 @@ class RunConfig(BaseModel):
     @field_validator("model", mode="before")
     @classmethod
     def _parse_model(cls, value: object) -> ModelType:
-        return ModelType.parse(value)  # type: ignore[arg-type]
+        return runnable_model(value)
+
+    @model_validator(mode="after")
+    def _attack_settings(self) -> RunConfig:
+        if (self.attack is None) != (self.attackers == 0):
+            raise ValueError("attack and attackers go together: name an attack and give "
+                             f"attackers >= 1 (got attack={self.attack!r}, "
+                             f"attackers={self.attackers})")
+        if self.attack is None and self.attack_options:
+            raise ValueError("attack_options need an attack")
+        if self.attack is not None:
+            from networkfed.federated.attacks import check_attack_options
+
+            check_attack_options(self.attack, self.attack_options)
+        return self
 
     @model_validator(mode="after")
     def _model_window(self) -> RunConfig:
@@ -100,6 +126,20 @@ _TRACKING_SCHEMES = ("databricks", "sqlite", "postgresql", "mysql", "mssql", "fi
 def is_tracking_uri(value: str) -> bool:
     """Whether an ``mlflow`` setting is a URI for MLflow (else: a local folder)."""
     return "://" in value or value.split(":", 1)[0].split("+", 1)[0] in _TRACKING_SCHEMES
+
+
+def runnable_model(value: object) -> ModelType:
+    """The model type ``value`` names, if one is registered (built in, or a user's registered
+    ``custom`` model); an unknown name lists only the models that can run, not every enum
+    member."""
+    try:
+        parsed = ModelType.parse(value)  # type: ignore[arg-type]
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed not in list_models():
+        runnable = ", ".join(repr(str(key)) for key in list_models())
+        raise ValueError(f"unknown model type {value!r}; the models that can run are {runnable}")
+    return parsed
 
 
 def with_model_window(data: DataConfig, model: ModelType) -> DataConfig:

@@ -7,6 +7,7 @@ it calls, and everything else (files, monitor, progress, early stopping) is a ca
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -17,6 +18,7 @@ from torch import Tensor
 
 from networkfed.core.errors import TrainingError
 from networkfed.data.types import FederatedData
+from networkfed.federated.attacks import Adversary
 from networkfed.federated.callbacks import Callback, CallbackList, History
 from networkfed.federated.config import RunConfig
 from networkfed.federated.evaluation import Evaluation, SplitPredictions, evaluate_predictions
@@ -90,6 +92,13 @@ class InProcessEngine:
         self.class_weights = class_weights_from_counts(counts, config.class_weighting)
         self.site_layers = self._site_layers(config, model)
         """Each site's own layers under FedBN / FedPer (``None``: every layer is shared)."""
+        self.adversary = Adversary.for_run(config.attack, config.attackers,
+                                           config.attack_options, data.site_ids, config.seed)
+        """The simulated attack (``None``: every site is honest)."""
+        hostile = self.adversary.attackers if self.adversary is not None else ()
+        self.honest_sites = [site for site in data.site_ids if site not in hostile]
+        """The sites every model is scored on: an attacker's own metrics say nothing of the
+        damage it does to the others."""
 
     def run(self) -> RunResult:
         """Run the remaining rounds, then the baselines; return the result."""
@@ -122,6 +131,8 @@ class InProcessEngine:
                 round_num, global_state, online,
                 meanwhile=functools.partial(self._begin_round, round_num, online),
             )
+            if self.adversary is not None:  # hostile sites change what they send
+                updates = self.adversary.apply(round_num, global_state, updates)
             # 4. Validation: bad updates are refused; too few good ones stop the run.
             valid, rejected = self._validate(round_num, global_state, updates)
             self._keep_site_layers(valid)
@@ -226,13 +237,19 @@ class InProcessEngine:
     ) -> list[SiteUpdate]:
         instructions = self._instructions(round_num)
         tasks = [
-            Task("train", (self._site_state(global_state, site), site, instructions),
-                 self._cost(site))
+            Task("train", (self._site_state(global_state, site), site,
+                           self._site_instructions(instructions, site)), self._cost(site))
             for site in site_ids
         ]
         return self.runner.run(
             tasks, lambda u: self.callbacks.on_site_trained(round_num, u), meanwhile=meanwhile
         )
+
+    def _site_instructions(self, instructions: FitInstructions, site_id: str) -> FitInstructions:
+        """A label-flipping attacker is told to flip its labels; everyone else is not."""
+        if self.adversary is not None and self.adversary.flips_labels(site_id):
+            return dataclasses.replace(instructions, flip_labels=True)
+        return instructions
 
     def _site_state(self, state: Mapping[str, Tensor], site_id: str) -> Mapping[str, Tensor]:
         """What ``site_id`` starts from: the global state, with its own layers under FedBN /
@@ -282,7 +299,7 @@ class InProcessEngine:
         """Every site's validation and test predictions; ``personal``: each site with its own
         layers (FedBN / FedPer; the federated model), otherwise ``state`` as it is (a
         baseline)."""
-        sites = list(self.data.site_ids)
+        sites = self.honest_sites
         tasks = [
             Task("predict", (self._site_state(state, s) if personal else state, s,
                              ("val", "test")), self._cost(s))
@@ -303,7 +320,7 @@ class InProcessEngine:
         states = dict(zip([c.name for c in chains], self.runner.run(tasks), strict=True))
         centralized = self._evaluate(states["centralized"])
         local_predictions = {
-            site: self._predict_site(states[f"local/{site}"], site) for site in self.data.site_ids
+            site: self._predict_site(states[f"local/{site}"], site) for site in self.honest_sites
         }
         local = evaluate_predictions(
             {s: p["val"] for s, p in local_predictions.items()},
@@ -342,4 +359,5 @@ class InProcessEngine:
             monitor=dict(self.notes.get("monitor", {"status": "no_data"})),
             elapsed_seconds=self.elapsed_seconds,
             stopped_early=stopped,
+            attack=self.adversary.describe() if self.adversary is not None else {},
         )

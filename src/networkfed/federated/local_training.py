@@ -38,6 +38,7 @@ __all__ = [
     "ModelSpec",
     "SiteTrainer",
     "class_weights_from_counts",
+    "flipped_labels",
     "label_counts",
     "round_learning_rate",
     "single_thread",
@@ -66,7 +67,8 @@ class FitInstructions:
     """What the server sends each site with the global state for one round.
 
     ``class_weights`` come from label counts summed over all sites (no site sees another's
-    labels); ``proximal_mu`` is FedProx's term (0 = plain local training).
+    labels); ``proximal_mu`` is FedProx's term (0 = plain local training); ``flip_labels``
+    makes the site a simulated label-flipping attacker (:mod:`networkfed.federated.attacks`).
     """
 
     round_num: int
@@ -74,6 +76,7 @@ class FitInstructions:
     class_weights: tuple[float, ...]
     seed: int
     proximal_mu: float = 0.0
+    flip_labels: bool = False
 
     def to_config(self) -> dict[str, Any]:
         """A flat, Flower ``ConfigRecord``-friendly dict (kebab-case keys)."""
@@ -83,6 +86,7 @@ class FitInstructions:
             "class-weights": [float(w) for w in self.class_weights],
             "seed": self.seed,
             "proximal-mu": float(self.proximal_mu),
+            "flip-labels": bool(self.flip_labels),
         }
 
     @classmethod
@@ -94,6 +98,7 @@ class FitInstructions:
             class_weights=tuple(float(w) for w in config["class-weights"]),
             seed=int(config["seed"]),
             proximal_mu=float(config.get("proximal-mu", 0.0)),
+            flip_labels=bool(config.get("flip-labels", False)),
         )
 
 
@@ -228,6 +233,8 @@ class SiteTrainer:
         """Train ``local_epochs`` on ``train`` from ``global_state``; return the new state."""
         if len(train) == 0:
             raise ValueError(f"site {site_id!r} has no training windows")
+        if instructions.flip_labels:
+            train = flipped_labels(train, self.spec.num_classes)
         seed, round_num = instructions.seed, instructions.round_num
         with single_thread(), torch.random.fork_rng(devices=[]):
             # The CPU generator alone: ``torch.manual_seed`` also queues a seed for every
@@ -279,6 +286,12 @@ class SiteTrainer:
             lr=self._learning_rate(round_num),
             weight_decay=float(self.training.get("weight_decay", 0.0)),
         )
+
+
+def flipped_labels(split: SplitTensors, num_classes: int) -> SplitTensors:
+    """``split`` with every label ``y`` replaced by ``num_classes - 1 - y`` (a label-flipping
+    attacker's training data: failures become healthy and the other way round)."""
+    return SplitTensors(split.x, (num_classes - 1) - split.y, split.machine_ids)
 
 
 def shuffled_batches(

@@ -72,6 +72,9 @@ class RunResult:
     stopped_early: bool = False
     run_dir: Any = None
     """The run folder, when the run wrote one (set by :func:`networkfed.api.run_federated`)."""
+    attack: dict[str, Any] = field(default_factory=dict)
+    """The simulated attack: name, attacker sites, options (empty: no attack); the metrics
+    are then those of the honest sites only."""
 
     @property
     def final(self) -> dict[str, float]:
@@ -100,6 +103,8 @@ class RunResult:
             baselines["local_overall"] = self.baselines.local.overall
         if baselines:
             summary["baselines"] = baselines
+        if self.attack:
+            summary["attack"] = self.attack
         summary["monitor"] = self.monitor
         summary["elapsed_seconds"] = round(self.elapsed_seconds, 3)
         return summary

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -36,6 +37,8 @@ from networkfed.data.standardize import SufficientStats, combine
 __all__ = ["federation_data", "federation_spec", "source_state", "with_bin_edges"]
 
 SUMMARY = "summary"
+
+logger = logging.getLogger(__name__)
 
 
 def source_state(reports: Mapping[str, Mapping[str, Any]], config: DataConfig) -> dict[str, Any]:
@@ -72,6 +75,7 @@ def federation_spec(
                 f"site {site!r} has features {features}, site {first_site!r} has "
                 f"{names[first_site]}; every site must provide the same columns"
             )
+    _warn_mixed_splits(reports)
     stats = {site: _stats(report) for site, report in reports.items()}
     pooled = combine(stats[site] for site in sorted(stats))
     options = {**dict(reports[first_site].get("options", {})),
@@ -88,6 +92,16 @@ def federation_spec(
         std=pooled.std.tolist(),
         source_options=options,
     )
+
+
+def _warn_mixed_splits(reports: Mapping[str, Mapping[str, Any]]) -> None:
+    """``split="auto"`` is resolved by each site on its own rows: say so when the sites
+    chose differently (one plant's cycles look like episodes, another's do not)."""
+    chosen = {site: report.get("options", {}).get("split") for site, report in reports.items()}
+    if len(set(chosen.values()) - {None}) > 1:
+        listed = ", ".join(f"{site}: {mode}" for site, mode in sorted(chosen.items()))
+        logger.warning("the sites split their data differently (%s); set --split (run-config "
+                       "key split) to give every site the same rule", listed)
 
 
 def federation_data(

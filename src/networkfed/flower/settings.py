@@ -39,12 +39,15 @@ DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "dataset": "synthetic",
     "rows-per-site": 0,
     "feature-bins": 0,
+    "split": "auto",
     "seed": 42,
     "fraction-fit": 1.0,
     "min-fit-clients": 3,
     "class-weighting": "balanced",
     "fedbn": False,
     "fedper": False,
+    "attack": "",
+    "attackers": 0,
     "config-file": "",
     "run-dir": "",
     "resume": False,
@@ -54,7 +57,7 @@ DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "straggler-timeout": 120.0,
 }
 """Key -> default; ``0`` and ``""`` mean "not set" (rows-per-site, min-nodes, config-file,
-run-dir)."""
+run-dir, attack, attackers: a simulated attack's options come from ``config-file``)."""
 
 _RUN_FIELDS = {  # key -> RunConfig field ("data." for the data table)
     "num-server-rounds": "rounds",
@@ -64,12 +67,15 @@ _RUN_FIELDS = {  # key -> RunConfig field ("data." for the data table)
     "dataset": "data.dataset",
     "rows-per-site": "data.rows_per_site",
     "feature-bins": "data.feature_bins",
+    "split": "data.split",
     "seed": "seed",
     "fraction-fit": "fraction_fit",
     "min-fit-clients": "min_fit_clients",
     "class-weighting": "class_weighting",
     "fedbn": "fedbn",
     "fedper": "fedper",
+    "attack": "attack",
+    "attackers": "attackers",
 }
 
 

@@ -43,7 +43,13 @@ from networkfed.data import DataConfig, FederatedData, load_federated_data
 from networkfed.data.assemble import split_window_ends
 from networkfed.data.bins import class_histograms, encode_bins
 from networkfed.data.loading import training_features
-from networkfed.data.pipeline import assign_splits, order_rows, resolve_split_mode
+from networkfed.data.pipeline import (
+    assign_splits,
+    order_rows,
+    resolve_split,
+    warn_group_leak,
+    with_split,
+)
 from networkfed.data.sources import DataSource, SourceTable, get_source
 from networkfed.data.splits import SPLIT_NAMES, TRAIN
 from networkfed.data.standardize import site_statistics, standardise
@@ -155,7 +161,10 @@ def _cached_site_table(config_json: str, site_id: str, seed: int) -> SiteTable:
     if table.labels is None:
         raise DataValidationError("training data needs a label column", path=table.path)
     everyone = np.zeros(len(table), dtype=np.int64)  # a plant's file is one site
-    split = assign_splits(table, everyone, config, resolve_split_mode(config, source), seed)
+    mode, reason = resolve_split(config, source, table)
+    table = with_split(table, mode, reason)
+    split = assign_splits(table, everyone, config, mode, seed)
+    warn_group_leak(table, split, mode)
     order = np.argsort(split, kind="stable")  # contiguous splits, as the in-process pipeline
     return SiteTable(site_id, table.take(order), split[order], config, seed)
 
@@ -179,7 +188,9 @@ def site_report(site: SiteTable, transform: dict[str, Any] | None = None) -> dic
             raise DataValidationError(
                 f"site '{site.site_id}' has no {name} window of sequence_length="
                 f"{site.sequence_length}", path=site.table.path,
-                hint="use a shorter --sequence-length or more data",
+                hint="use a shorter --sequence-length or more rows per machine"
+                + ("; for short episodes, --split machine keeps each one whole"
+                   if site.table.options.get("split") == "time" else ""),
             )
     train_rows = np.flatnonzero(site.split == TRAIN)
     table = site.transformed(transform).select_features(site.config.features)

@@ -29,6 +29,7 @@ from networkfed.monitoring.run_folder import (
     CHECKPOINTS_DIR,
     GLOBAL_MODEL_ID,
     read_metrics,
+    require_run_folder,
     round_rows,
 )
 from networkfed.monitoring.run_writer import with_site_layers
@@ -86,9 +87,7 @@ def open_checkpoints(run_dir: str | Path) -> tuple[ModelManager, list[int]]:
     RunFolderError
         If the folder or ``checkpoints/`` is missing, or no round of the global model is saved.
     """
-    folder = Path(run_dir)
-    if not folder.is_dir():
-        raise RunFolderError(folder, "", "does not exist or is not a folder")
+    folder = require_run_folder(run_dir)
     if not (folder / CHECKPOINTS_DIR).is_dir():
         raise RunFolderError(folder, f"{CHECKPOINTS_DIR}/", "is missing (no saved rounds)")
     manager = ModelManager(storage_dir=folder / CHECKPOINTS_DIR)

@@ -56,8 +56,22 @@ def header(run: RunRecord, counts: Counts) -> str:
     return (
         f'<header><h1>NetworkFed run report</h1><p class="lead">{esc(" · ".join(facts))} '
         f'<span class="badge {esc(status)}">{esc(status)}</span></p>'
-        f"<p>{esc(_what_ran(run.config))}</p><p><strong>{esc(result)}</strong></p></header>"
+        f"<p>{esc(_what_ran(run.config))}</p>{_attack(run)}"
+        f"<p><strong>{esc(result)}</strong></p></header>"
     )
+
+
+def _attack(run: RunRecord) -> str:
+    """A simulated attack: which sites attacked, and that the metrics are the others'."""
+    attack = run.summary.get("attack") or {}
+    if not attack:
+        return ""
+    sites = ", ".join(map(str, attack.get("attackers", [])))
+    options = attack.get("options") or {}
+    settings = f" {json.dumps(options)}" if options else ""
+    return (f'<p class="warn">Simulated {esc(attack.get("name"))}{esc(settings)} attack by '
+            f"{len(attack.get('attackers', []))} of the sites ({esc(sites)}); every metric "
+            "in this report is that of the honest sites.</p>")
 
 
 def _what_ran(config: Mapping[str, Any] | None) -> str:

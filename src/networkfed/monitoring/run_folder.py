@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from networkfed.core.errors import RunFolderError
+from networkfed.core.errors import NotARunFolderError, RunFolderError
 from networkfed.federated.metrics import COUNT_KEYS
 from networkfed.federated.metrics import METRIC_KEYS as ALL_METRIC_KEYS
 
@@ -75,6 +75,28 @@ class RunRecord:
         return self.run_dir / CHECKPOINTS_DIR
 
 
+RUN_MARKERS = (MANIFEST_FILE, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, CHECKPOINTS_DIR)
+"""What only a run folder holds: a folder with none of them is not a run (wrong path)."""
+
+
+def require_run_folder(run_dir: str | Path) -> Path:
+    """``run_dir`` as a path, if it is a run folder (broken or not).
+
+    Raises
+    ------
+    NotARunFolderError
+        If it does not exist, is not a folder, or holds none of :data:`RUN_MARKERS`.
+    """
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise NotARunFolderError(folder, "does not exist or is not a folder")
+    if not any((folder / marker).exists() for marker in RUN_MARKERS):
+        raise NotARunFolderError(
+            folder, f"is not a NetworkFed run folder (it has no {CONFIG_FILE}, {MANIFEST_FILE}"
+            f" or {METRICS_FILE}; runs are under runs/ unless --run-dir said otherwise)")
+    return folder
+
+
 def load_run(run_dir: str | Path) -> RunRecord:
     """Load and check a run folder.
 
@@ -84,9 +106,7 @@ def load_run(run_dir: str | Path) -> RunRecord:
         If the folder, ``metrics.jsonl`` or ``summary.json`` is missing, or any present file
         is malformed.
     """
-    folder = Path(run_dir)
-    if not folder.is_dir():
-        raise RunFolderError(folder, "", "does not exist or is not a folder")
+    folder = require_run_folder(run_dir)
     return RunRecord(
         run_dir=folder,
         summary=read_summary(folder),

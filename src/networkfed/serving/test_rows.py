@@ -24,7 +24,7 @@ import numpy as np
 
 from networkfed.core.errors import ConfigError, RunFolderError
 from networkfed.data.config import DataConfig
-from networkfed.data.pipeline import assign_sites, assign_splits, order_rows, resolve_split_mode
+from networkfed.data.pipeline import assign_sites, assign_splits, order_rows, resolve_split
 from networkfed.data.sources import get_source
 from networkfed.data.splits import TEST
 from networkfed.data.validation import read_table
@@ -67,7 +67,7 @@ def test_rows_by_site(data: DataConfig, seed: int) -> tuple[Path, dict[str, np.n
     table = source.load(data, seed)
     table = replace(table, extras={**table.extras, ROW_KEY: np.arange(len(table))})
     table = order_rows(table)
-    split_mode = resolve_split_mode(data, source)
+    split_mode, _ = resolve_split(data, source, table)
     sites, site_ids = assign_sites(table, data, split_mode, seed)
     split = assign_splits(table, sites, data, split_mode, seed)
     positions = table.extras[ROW_KEY]

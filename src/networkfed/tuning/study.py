@@ -30,7 +30,7 @@ from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data.config import DataConfig
 from networkfed.data.types import FederatedData
 from networkfed.federated.callbacks import Callback
-from networkfed.federated.config import StrategyName, with_model_window
+from networkfed.federated.config import StrategyName, runnable_model, with_model_window
 from networkfed.tuning.objective import FAIL_REASON_ATTR, make_objective
 from networkfed.tuning.search_space import TUNABLE_MODELS
 
@@ -62,7 +62,10 @@ class StudySettings(BaseModel):
     @field_validator("model", mode="before")
     @classmethod
     def _parse_model(cls, value: object) -> ModelType:
-        parsed = ModelType.parse(value)  # type: ignore[arg-type]
+        try:
+            parsed = ModelType.parse(value)  # type: ignore[arg-type]
+        except ValueError:
+            parsed = runnable_model(value)  # raises, listing the models that can run
         if parsed not in TUNABLE_MODELS:
             raise ValueError(f"model {parsed.value!r} has no search space")
         return parsed

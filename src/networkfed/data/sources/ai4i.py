@@ -99,7 +99,8 @@ class AI4ISource(DataSource):
         path = _resolve(config.data_path)
         table = read_ai4i_layout(path, require_label=True)
         settings = {"dataset": self.name, "label_column": LABEL, "time_column": "UDI"}
-        fingerprint = fingerprint_of([path], {**settings, "config": config.model_dump(mode="json")})
+        shaping = config.model_dump(mode="json", exclude={"split"})  # the loader adds the split
+        fingerprint = fingerprint_of([path], {**settings, "config": shaping})
         return replace(table, original=None, options=settings, fingerprint=fingerprint)
 
     def read_new(self, path: Path, options: dict[str, Any]) -> SourceTable:
@@ -108,6 +109,6 @@ class AI4ISource(DataSource):
 
 def _resolve(data_path: Path | None) -> Path:
     if data_path is None:
-        raise ConfigError("data_path", None, f"the path of {DEFAULT_FILE} (--data-path)")
+        raise ConfigError("data_path (--data-path)", None, f"the path of {DEFAULT_FILE}")
     path = Path(data_path)
     return path / DEFAULT_FILE if path.is_dir() else path

@@ -117,9 +117,10 @@ class DataSource(ABC):
     options: ClassVar[dict[str, str]]
     default_split: ClassVar[str]
 
-    def split_mode(self, config: DataConfig) -> str:
-        """How this source's rows are split when the configuration says ``auto``."""
-        return self.default_split
+    def auto_split(self, config: DataConfig, table: SourceTable) -> tuple[str, str]:
+        """How this source's rows are split when the configuration says ``auto``, and why
+        (shown by ``networkfed datasets describe``)."""
+        return self.default_split, f"the {self.name} source's own split"
 
     @abstractmethod
     def load(self, config: DataConfig, seed: int) -> SourceTable:

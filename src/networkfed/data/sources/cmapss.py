@@ -145,7 +145,7 @@ class CMAPSSSource(DataSource):
         ]
         files = [folder / f"{p}_{s}.txt" for s in config.subsets for p in ("train", "test", "RUL")]
         options = {"dataset": self.name, "horizon": config.horizon, "subsets": list(config.subsets)}
-        settings = {**options, "config": config.model_dump(mode="json")}
+        settings = {**options, "config": config.model_dump(mode="json", exclude={"split"})}
         return SourceTable(
             **_concatenate(tables),
             path=folder,
@@ -229,7 +229,7 @@ class CMAPSSSource(DataSource):
 
 def _folder(data_path: Path | None) -> Path:
     if data_path is None:
-        raise ConfigError("data_path", None, "the folder holding the C-MAPSS files (--data-path)")
+        raise ConfigError("data_path (--data-path)", None, "the folder holding the C-MAPSS files")
     folder = Path(data_path)
     if not folder.is_dir():
         raise DataValidationError(

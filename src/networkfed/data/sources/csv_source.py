@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from networkfed.core.errors import ConfigError, DataValidationError
-from networkfed.data.config import DataConfig
+from networkfed.data.config import DEFAULT_NUM_SITES, DataConfig
 from networkfed.data.sources.base import DataSource, SourceTable, fingerprint_of
+from networkfed.data.splits import label_constant_within_groups
 from networkfed.data.validation import (
     check_binary_label,
     numeric_column,
@@ -32,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 _NUMERIC_SHARE = 0.9
 """A column counts as numeric (auto features) when this share of its cells parse as numbers."""
+
+MIN_EPISODES_PER_SITE = 3
+"""Groups a site needs before ``auto`` splits by group: one each for train, val and test."""
 
 
 def _auto_features(frame: pd.DataFrame, named: set[str]) -> list[str]:
@@ -100,13 +104,27 @@ def read_csv_table(path: Path, options: dict[str, Any], *, require_label: bool) 
     )
 
 
+def _fewest_groups_per_site(table: SourceTable, config: DataConfig) -> int:
+    """Groups of the site with the fewest: per natural site (a plant's own file in a Flower
+    deployment is one site), or an even share of all groups when a partition scheme deals
+    whole groups to ``num_sites`` sites."""
+    groups = int(pd.unique(table.machines).size)
+    if config.partition != "natural":
+        return groups // (config.num_sites or DEFAULT_NUM_SITES)
+    if table.natural_sites is None:
+        return groups
+    frame = pd.DataFrame({"site": table.natural_sites, "group": table.machines})
+    return int(frame.groupby("site")["group"].nunique().min())
+
+
 class CSVSource(DataSource):
     """A user's own table with named columns."""
 
     name: ClassVar[str] = "csv"
     summary: ClassVar[str] = (
         "any CSV: name the label and optionally feature, site, machine (group) and time "
-        "columns; split stratified by row, or by time within each machine"
+        "columns; split stratified by row, by time within each machine, or by whole groups "
+        "when the label is constant within each"
     )
     options: ClassVar[dict[str, str]] = {
         "data_path": "the CSV file",
@@ -118,15 +136,28 @@ class CSVSource(DataSource):
     }
     default_split: ClassVar[str] = "stratified"
 
-    def split_mode(self, config: DataConfig) -> str:
-        """Machines with a history are cut in time; a plain table is split stratified by row."""
-        return "time" if config.group_column else "stratified"
+    def auto_split(self, config: DataConfig, table: SourceTable) -> tuple[str, str]:
+        """A plain table is split stratified by row; groups are cut in time, unless they look
+        like episodes (short test cycles whose label is constant within each): those go to
+        one split whole, or every test episode would also be a training episode."""
+        if not config.group_column:
+            return "stratified", "no --group-column: rows are dealt to the splits by class"
+        group = config.group_column
+        if table.labels is None or not label_constant_within_groups(table.machines, table.labels):
+            return "time", f"the label changes within {group} groups: each is cut in time"
+        fewest = _fewest_groups_per_site(table, config)
+        if fewest < MIN_EPISODES_PER_SITE:
+            return "time", (
+                f"the label is constant within every {group} group, but a site has only "
+                f"{fewest} groups (a split by {group} needs {MIN_EPISODES_PER_SITE})")
+        return "machine", (f"the label is constant within every {group} group: groups are "
+                           "episodes, so whole groups go to one split")
 
     def load(self, config: DataConfig, seed: int) -> SourceTable:
         if config.data_path is None:
-            raise ConfigError("data_path", None, "the path of the CSV file (--data-path)")
+            raise ConfigError("data_path (--data-path)", None, "the path of the CSV file")
         if not config.label_column:
-            raise ConfigError("label_column", None, "the name of the label column (--label)")
+            raise ConfigError("label_column (--label)", None, "the name of the CSV's label column")
         options = {
             "dataset": self.name,
             "label_column": config.label_column,
@@ -138,7 +169,8 @@ class CSVSource(DataSource):
         path = Path(config.data_path)
         table = read_csv_table(path, options, require_label=True)
         options["feature_columns"] = list(table.feature_names)
-        fingerprint = fingerprint_of([path], {**options, "config": config.model_dump(mode="json")})
+        settings = config.model_dump(mode="json", exclude={"split"})  # the loader adds it
+        fingerprint = fingerprint_of([path], {**options, "config": settings})
         return replace(table, original=None, options=options, fingerprint=fingerprint)
 
     def read_new(self, path: Path, options: dict[str, Any]) -> SourceTable:

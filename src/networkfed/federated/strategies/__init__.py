@@ -6,6 +6,7 @@ name and options (as ``RunConfig.strategy`` / ``strategy_options`` hold them) an
 """
 
 from networkfed.federated.strategies import (  # noqa: F401  (registers the strategies)
+    bulyan,
     fedadagrad,
     fedadam,
     fedavg,

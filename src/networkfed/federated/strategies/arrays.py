@@ -71,7 +71,7 @@ def aggregate_per_tensor(
         values, offset = np.concatenate(parts), 0
         for key in keys:
             size = template[key].numel()
-            aggregated[key] = _cast(values[offset:offset + size], template[key])
+            aggregated[key] = cast_like(values[offset:offset + size], template[key])
             offset += size
     return {key: aggregated[key] for key in template}
 
@@ -113,7 +113,8 @@ def is_server_optimisable(key: str, tensor: Tensor) -> bool:
     return tensor.is_floating_point() and not key.endswith(RUNNING_STATISTICS)
 
 
-def _cast(array: np.ndarray, reference: Tensor) -> Tensor:
+def cast_like(array: np.ndarray, reference: Tensor) -> Tensor:
+    """``array`` as a tensor of ``reference``'s shape and dtype (integers rounded to nearest)."""
     values = np.asarray(array, dtype=np.float64).reshape(tuple(reference.shape))
     if not reference.is_floating_point():
         values = np.rint(values)

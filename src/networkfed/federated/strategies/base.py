@@ -34,10 +34,19 @@ class Strategy(ABC):
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     options: ClassVar[Mapping[str, Option]] = {}
+    strict_precondition: ClassVar[bool] = False
+    """Whether a round whose updates fail :meth:`precondition` cannot be aggregated at all
+    (Bulyan's arithmetic needs its ``4f + 3``) rather than only losing the guarantee."""
 
     def configure_fit(self, round_num: int) -> dict[str, float | int | str]:
         """Settings sent to every sampled site with the global state (none by default)."""
         return {}
+
+    def precondition(self, num_updates: int) -> str | None:
+        """Why this rule cannot keep its promise with ``num_updates`` updates a round (``None``:
+        it can). Checked before a run starts against the sites sampled per round (a refusal
+        is a ``ConfigError``) and again on each round's valid updates."""
+        return None
 
     def aggregate_fit(
         self, round_num: int, global_state: Mapping[str, Tensor], updates: Sequence[SiteUpdate]
@@ -49,6 +58,12 @@ class Strategy(ABC):
         """
         if not updates:
             raise TrainingError(f"round {round_num}: no site updates to aggregate")
+        problem = self.precondition(len(updates))
+        if problem is not None and self.strict_precondition:
+            raise TrainingError(f"round {round_num}: {problem}")
+        if problem is not None:
+            logger.warning("round %d: %s; aggregating anyway without that guarantee",
+                           round_num, problem)
         ordered = sorted(updates, key=lambda update: update.site_id)
         logger.debug("round %d: aggregating %d updates with %s", round_num, len(ordered), self)
         return self.aggregate(round_num, global_state, ordered)

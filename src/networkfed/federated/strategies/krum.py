@@ -44,6 +44,15 @@ def krum_scores(updates: Sequence[SiteUpdate], num_malicious: int) -> np.ndarray
     return np.asarray(scores)
 
 
+def krum_precondition(name: str, num_malicious: int, num_updates: int) -> str | None:
+    """Blanchard et al.'s bound: Krum tolerates ``f`` hostile updates only when
+    ``n > 2f + 2``."""
+    if num_updates > 2 * num_malicious + 2:
+        return None
+    return (f"{name} with num_malicious_clients={num_malicious} needs more than 2f + 2 = "
+            f"{2 * num_malicious + 2} site updates a round, got {num_updates}")
+
+
 def krum_aggregate(
     updates: Sequence[SiteUpdate], num_malicious: int, num_to_keep: int = 1
 ) -> dict[str, Tensor]:
@@ -64,6 +73,9 @@ class Krum(Strategy):
     def __init__(self, *, num_malicious_clients: int = NUM_MALICIOUS.default) -> None:
         self.num_malicious_clients: int
         check_options(self, num_malicious_clients=num_malicious_clients)
+
+    def precondition(self, num_updates: int) -> str | None:
+        return krum_precondition(self.name, self.num_malicious_clients, num_updates)
 
     def aggregate(
         self, round_num: int, global_state: Mapping[str, Tensor], updates: list[SiteUpdate]

@@ -13,7 +13,11 @@ from collections.abc import Mapping
 from torch import Tensor
 
 from networkfed.federated.strategies.base import Strategy, check_options
-from networkfed.federated.strategies.krum import NUM_MALICIOUS, krum_aggregate
+from networkfed.federated.strategies.krum import (
+    NUM_MALICIOUS,
+    krum_aggregate,
+    krum_precondition,
+)
 from networkfed.federated.strategies.options import Option
 from networkfed.federated.strategies.registry import register_strategy
 from networkfed.federated.types import SiteUpdate
@@ -47,6 +51,9 @@ class MultiKrum(Strategy):
             num_malicious_clients=num_malicious_clients,
             num_clients_to_keep=num_clients_to_keep,
         )
+
+    def precondition(self, num_updates: int) -> str | None:
+        return krum_precondition(self.name, self.num_malicious_clients, num_updates)
 
     def aggregate(
         self, round_num: int, global_state: Mapping[str, Tensor], updates: list[SiteUpdate]
