@@ -112,7 +112,7 @@ def simulate_command(
     mlflow: Annotated[str | None, Opt("--mlflow", metavar="[URI]", help="Track the run in "
                                       "MLflow: a folder (an SQLite store in it; alone: "
                                       "./mlruns) or a tracking URI. Needs "
-                                      "networkfed\\[mlflow].")] = None,
+                                      "networkfed[mlflow].")] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue the run in --run-dir from its "
                                 "last saved round.")] = False,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON only.")] = False,

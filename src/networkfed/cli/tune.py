@@ -169,7 +169,7 @@ def tune_command(
     mlflow: str | None = typer.Option(
         None, "--mlflow", metavar="[URI]",
         help="Track the study in MLflow (a parent run, each trial a child run): a folder "
-        "(an SQLite store in it; alone: ./mlruns) or a tracking URI. Needs networkfed\\[mlflow].",
+        "(an SQLite store in it; alone: ./mlruns) or a tracking URI. Needs networkfed[mlflow].",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
