@@ -7,10 +7,19 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
 torch.set_num_threads(1)
+
+# Hypothesis: few examples in CI (fixed, so a CI run is reproducible); hundreds, freshly drawn,
+# with `pytest --hypothesis-profile=thorough` or NETWORKFED_HYPOTHESIS_PROFILE=thorough. Tests
+# that set max_examples themselves keep it.
+settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True,
+                          print_blob=True)
+settings.register_profile("thorough", max_examples=400, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("NETWORKFED_HYPOTHESIS_PROFILE", "ci"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR_ENV = "NETWORKFED_DATA_DIR"

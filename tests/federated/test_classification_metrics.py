@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from networkfed.core.errors import TrainingError
@@ -159,6 +159,7 @@ def test_alarm_metrics_equal_scikit_learn_on_edge_cases(y: list[int], prob: list
     _assert_alarm_metrics_equal_scikit_learn(np.array(y), np.array(prob), threshold=0.5)
 
 
+@settings(max_examples=100)  # hypothesis's default, kept under the project's `ci` profile
 @given(
     labels=st.lists(st.integers(0, 1), min_size=1, max_size=60),
     seed=st.integers(0, 2**32 - 1),

@@ -18,7 +18,7 @@ from networkfed.federated.evaluation import predict_failure
 from networkfed.federated.fast_cnn import CNNTrainingStep, cnn_inference, fast_cnn_supported
 from networkfed.federated.fast_layers import keep_mask, use_fast_dropout
 from networkfed.federated.local_training import FitInstructions, ModelSpec, SiteTrainer
-from networkfed.federated.training_step import AutogradStep, training_step
+from networkfed.federated.training_step import AutogradStep, FastPathStep, training_step
 from networkfed.models import training_config
 from networkfed.models.cnn import OptimizedCNNModel
 from networkfed.models.lstm import OptimizedLSTMModel
@@ -177,7 +177,9 @@ def test_inference_of_input_that_does_not_fit_raises_the_models_own_error() -> N
 
 def test_other_models_and_layers_keep_autograd() -> None:
     cnn = OptimizedCNNModel(10, 2)
-    assert fast_cnn_supported(cnn) and isinstance(training_step(cnn), CNNTrainingStep)
+    step = training_step(cnn)
+    assert fast_cnn_supported(cnn) and isinstance(step, FastPathStep)
+    assert isinstance(step.fast, CNNTrainingStep)
     assert fast_cnn_supported(OptimizedCNNModel(10, 2, sequence_length=100))  # 1,000 values
     long_signal = OptimizedCNNModel(10, 2, sequence_length=101)  # longer than measured
     assert not fast_cnn_supported(long_signal)
@@ -242,7 +244,8 @@ def test_site_training_with_the_fast_step_learns_and_is_reproducible() -> None:
 
     def fit() -> dict[str, torch.Tensor]:
         trainer = SiteTrainer(spec, training_config("cnn"))
-        assert isinstance(trainer._step, CNNTrainingStep)
+        assert isinstance(trainer._step, FastPathStep)
+        assert isinstance(trainer._step.fast, CNNTrainingStep)
         return dict(trainer.fit(start, train, "site", instructions).state)
 
     first, second = fit(), fit()

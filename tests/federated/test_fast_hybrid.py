@@ -16,7 +16,12 @@ from networkfed.data.types import SplitTensors
 from networkfed.federated.evaluation import predict_failure
 from networkfed.federated.fast_hybrid import fast_hybrid_supported, hybrid_forward
 from networkfed.federated.local_training import FitInstructions, ModelSpec, SiteTrainer
-from networkfed.federated.training_step import AutogradStep, inference_forward, training_step
+from networkfed.federated.training_step import (
+    AutogradStep,
+    FastPathStep,
+    inference_forward,
+    training_step,
+)
 from networkfed.models import training_config
 from networkfed.models.hybrid import OptimizedHybridModel
 
@@ -59,9 +64,12 @@ def test_the_trainer_and_evaluation_use_the_rows_forward_for_the_hybrid_only() -
     hybrid = OptimizedHybridModel(10, 2)
     assert fast_hybrid_supported(hybrid)
     step = training_step(hybrid)
-    assert isinstance(step, AutogradStep) and step.forward is not hybrid
-    assert inference_forward(hybrid) is not hybrid
-    assert not fast_hybrid_supported(OptimizedHybridModel(10, 2, sequence_length=101))
+    assert isinstance(step, FastPathStep) and isinstance(step.fast, AutogradStep)
+    assert step.fast.forward is not hybrid and inference_forward(hybrid) is not hybrid
+    # The model's sequence_length does not decide: each input's length does (see
+    # test_fast_path_properties.py)
+    assert fast_hybrid_supported(OptimizedHybridModel(10, 2, sequence_length=101))
+    assert isinstance(training_step(hybrid.double()), AutogradStep)  # float32 only
 
     class Custom(OptimizedHybridModel):
         pass

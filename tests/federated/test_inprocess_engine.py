@@ -7,21 +7,32 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from engine_helpers import metric_values, tiny_config, tiny_data
 from networkfed.api import model_settings, run_federated
+from networkfed.core.enums import ModelType
 from networkfed.core.errors import ConfigError, TrainingError
+from networkfed.data.types import SiteData, SplitTensors
 from networkfed.federated.callbacks import Callback, EarlyStopping
 from networkfed.federated.config import RunConfig
 from networkfed.federated.engine import InProcessEngine
 from networkfed.federated.execution import SequentialRunner, SiteExecutor, Task
-from networkfed.federated.local_training import class_weights_from_counts, label_counts
+from networkfed.federated.local_training import (
+    FitInstructions,
+    ModelSpec,
+    SiteTrainer,
+    class_weights_from_counts,
+    label_counts,
+)
 from networkfed.federated.results import RoundResult
 from networkfed.federated.sampling import sample_sites, simulate_dropouts
 from networkfed.federated.strategies import build_strategy
 from networkfed.federated.types import SiteUpdate
+from networkfed.models import ModelFactory
 
 BROKEN_SITE = "chemical_houston"
 
@@ -173,16 +184,53 @@ def test_min_fit_clients_above_the_number_of_sites_is_a_config_error() -> None:
         run_federated(tiny_config(min_fit_clients=4), tiny_data())
 
 
-def test_baselines_train_centralized_and_local_models() -> None:
-    # Execute
-    result = run_federated(tiny_config(rounds=1, baselines=True), tiny_data())
+def _fits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, SplitTensors, FitInstructions]]:
+    """Every ``SiteTrainer.fit`` call from now on: who trained, on what, with which round and
+    epochs."""
+    calls: list[tuple[str, SplitTensors, FitInstructions]] = []
+    original = SiteTrainer.fit
 
-    # Assert
+    def recording(self: SiteTrainer, state: Any, train: SplitTensors, site_id: str,
+                  instructions: FitInstructions) -> SiteUpdate:
+        calls.append((site_id, train, instructions))
+        return original(self, state, train, site_id, instructions)
+
+    monkeypatch.setattr(SiteTrainer, "fit", recording)
+    return calls
+
+
+def _row_multiset(x: torch.Tensor, y: torch.Tensor) -> list[bytes]:
+    """Windows and labels as sorted byte strings: equal lists, equal multisets of rows."""
+    rows = torch.cat([x.flatten(1), y[:, None].float()], 1).numpy()
+    return sorted(row.tobytes() for row in rows)
+
+
+def test_baselines_train_centralized_and_local_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare
+    fits = _fits(monkeypatch)
+    config = tiny_config(rounds=2, local_epochs=2, baselines=True)
+    sites = tiny_data().sites
+
+    # Execute
+    result = run_federated(config, tiny_data())
+
+    # Assert: centralized = every site's training windows, no more, no fewer, trained for
+    # the federated run's rounds with its epochs and its learning-rate schedule (round by round)
+    federated = [(i.round_num, i.local_epochs) for s, _, i in fits if s in sites]
+    central = [(train, i) for s, train, i in fits if s == "centralized"]
+    assert [(i.round_num, i.local_epochs) for _, i in central] == sorted(set(federated))
+    assert sorted(set(federated)) == [(1, 2), (2, 2)]
+    union_x = torch.cat([site.train.x for site in sites.values()])
+    union_y = torch.cat([site.train.y for site in sites.values()])
+    for train, _ in central:
+        assert _row_multiset(train.x, train.y) == _row_multiset(union_x, union_y)
+    for site_id, site in sites.items():  # each local baseline: its own site's rows only
+        local = [train for s, train, _ in fits if s == f"local/{site_id}"]
+        assert len(local) == 2 and all(t is site.train for t in local)
     baselines = result.summary()["baselines"]
     assert set(baselines) == {"centralized", "local", "local_overall"}
-    assert set(baselines["local"]) == set(tiny_data().site_ids)
+    assert set(baselines["local"]) == set(sites)
     assert baselines["centralized"]["num_examples"] == result.final["num_examples"]
-    assert baselines["centralized"]["loss"] != result.final["loss"]
 
 
 @pytest.mark.parametrize("weighting", ["balanced", "sqrt", "none"])
@@ -201,10 +249,66 @@ def test_class_weighting_reaches_federated_training_and_baselines(weighting: str
     assert federated == centralized == pytest.approx(expected)
 
 
-def test_fedprox_runs_with_its_proximal_term() -> None:
-    result = run_federated(tiny_config(strategy="fedprox", strategy_options={"proximal_mu": 0.1}),
-                           tiny_data())
-    assert math.isfinite(result.final["loss"])
+class TinyLogistic(nn.Module):
+    """Logits ``(0, x . w)``: a model whose loss gradient is written out by hand below."""
+
+    def __init__(self, input_dim: int, num_classes: int = 2, **_: Any) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(input_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = x.reshape(x.shape[0], -1) @ self.w
+        return torch.stack([torch.zeros_like(z), z], 1)
+
+
+def _fedprox_by_hand(x: np.ndarray, y: np.ndarray, w0: np.ndarray, weights: tuple[float, float],
+                     mu: float, lr: float, steps: int) -> np.ndarray:
+    """Full-batch SGD on the class-weighted cross-entropy plus mu/2 ||w - w0||^2, in float64:
+    d loss / d w = sum_i c_i (sigmoid(x_i . w) - y_i) x_i / sum_i c_i + mu (w - w0)."""
+    c = np.where(y == 1, weights[1], weights[0])
+    w = w0.copy()
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        w = w - lr * ((c * (p - y)) @ x / c.sum() + mu * (w - w0))
+    return w
+
+
+def test_fedprox_pulls_each_site_towards_the_global_model_as_computed_by_hand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Prepare: the engine's FedProx sends its mu to every site ...
+    fits = _fits(monkeypatch)
+    run_federated(tiny_config(strategy="fedprox", strategy_options={"proximal_mu": 0.1}),
+                  tiny_data())
+    assert fits and {i.proximal_mu for _, _, i in fits} == {0.1}
+    # ... and a site's training (the engine's executor) applies it: a tiny logistic model,
+    # one full batch per epoch, SGD, five epochs
+    ModelFactory.register_model(ModelType.CUSTOM, TinyLogistic)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(40, 3, generator=generator)
+        y = (x[:, 0] > 0.3).long()
+        split = SplitTensors(x, y, np.zeros(40, np.int64))
+        site = SiteData("s", split, split, split)
+        training = {"batch_size": 64, "learning_rate": 0.5, "optimizer": "SGD",
+                    "weight_decay": 0.0, "scheduler": "StepLR", "step_size": 10, "gamma": 0.5}
+        executor = SiteExecutor(ModelSpec("custom", 3, 2), training, {"s": site})
+        w0 = np.array([0.8, -0.5, 0.3])
+        global_state = {"w": torch.tensor(w0, dtype=torch.float32)}
+        trained = {}
+        for mu in (0.0, 2.0):
+            instructions = FitInstructions(1, 5, (0.7, 1.8), seed=1, proximal_mu=mu)
+            update = executor.execute(Task("train", (global_state, "s", instructions), 1.0))
+            trained[mu] = update.state["w"].double().numpy()
+    finally:
+        ModelFactory.unregister_model(ModelType.CUSTOM)
+
+    # Assert: both runs as the hand computation, and the term's effect is there
+    for mu, w in trained.items():
+        expected = _fedprox_by_hand(x.double().numpy(), y.numpy().astype(float), w0,
+                                    (0.7, 1.8), mu, 0.5, 5)
+        np.testing.assert_allclose(w, expected, rtol=0, atol=1e-5)
+    assert np.linalg.norm(trained[2.0] - w0) < np.linalg.norm(trained[0.0] - w0) - 0.05
 
 
 def test_early_stopping_ends_the_run_before_the_last_round() -> None:

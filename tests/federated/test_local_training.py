@@ -160,11 +160,48 @@ def test_proximal_term_keeps_the_site_closer_to_the_global_model() -> None:
     assert _distance(held.state, state) < _distance(free.state, state)
 
 
-def test_lstm_trains_with_gradient_clipping() -> None:
-    trainer, state = _trainer("lstm")
-    assert trainer.training["gradient_clipping"] == 1.0
-    update = trainer.fit(state, tiny_data().sites["chemical_houston"].train, "s", _instructions())
-    assert math.isfinite(update.metrics["train_loss"])
+@pytest.mark.parametrize("model", ["lstm", "hybrid"])
+def test_gradient_clipping_caps_the_norm_the_optimiser_steps_with(model: str) -> None:
+    # Prepare: record every gradient as the step leaves it and as the optimiser sees it
+    trainer, state = _trainer(model)
+    assert trainer.training["gradient_clipping"] == 1.0  # the design document's setting
+    clip = trainer.training["gradient_clipping"] = 0.8  # within these steps' norms (0.4-1.0)
+    before: list[list[torch.Tensor]] = []
+    after: list[list[torch.Tensor]] = []
+    step, make_optimizer = trainer._step, trainer._optimizer
+
+    def recording_step(*args: torch.Tensor) -> torch.Tensor:
+        loss = step(*args)
+        before.append([p.grad.clone() for p in trainer._params])
+        return loss
+
+    def recording_optimizer(round_num: int) -> object:
+        optimizer = make_optimizer(round_num)
+        original_step = optimizer.step
+
+        def step_and_record() -> object:
+            after.append([p.grad.clone() for p in trainer._params])
+            return original_step()
+
+        optimizer.step = step_and_record  # type: ignore[method-assign]
+        return optimizer
+
+    trainer._step, trainer._optimizer = recording_step, recording_optimizer  # type: ignore[method-assign,assignment]
+
+    # Execute
+    trainer.fit(state, tiny_data().sites["chemical_houston"].train, "s", _instructions())
+
+    # Assert: the gradient the optimiser uses is the step's, scaled to a norm of at most the
+    # clip (unchanged where it was below); some steps needed it, some did not
+    norms = [math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads)) for grads in before]
+    assert len(before) == len(after) > 10
+    assert any(n > clip for n in norms) and any(n < clip for n in norms), sorted(norms)
+    for raw, used, norm in zip(before, after, norms, strict=True):
+        scale = min(1.0, clip / (norm + 1e-6))
+        for g_raw, g_used in zip(raw, used, strict=True):
+            torch.testing.assert_close(g_used, g_raw * scale, rtol=1e-5, atol=1e-8)
+        used_norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in used))
+        assert used_norm == pytest.approx(min(norm, clip), rel=1e-5)
 
 
 def test_instructions_travel_as_a_flat_config() -> None:

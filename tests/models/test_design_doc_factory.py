@@ -250,12 +250,33 @@ def cleanup_underperforming_models(manager, performance_threshold=0.85):
         print(f"🗑️ Removed underperforming model: {model_id}")
 
 
+class SignReader(nn.Module):
+    """Reads the label of ``evaluate_model_performance``'s data off the first feature: 100 %
+    accurate by construction."""
+
+    def forward(self, x):
+        return torch.stack([-x[:, 0], x[:, 0]], dim=1)
+
+
+def always_healthy(wrapper: ModelWrapper) -> ModelWrapper:
+    """Zero the output layer: equal logits, so every row is class 0 (no failure) and the
+    accuracy is the share of negative rows, about half of them."""
+    head = [m for m in wrapper.model.modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+    return wrapper
+
+
 def test_model_cleanup_and_resource_management():
+    # Models whose accuracy on the evaluation data is known without evaluating them
     manager = three_site_manager()
     manager.remove_model("automotive_detroit_cnn")
-    scores = {m: evaluate_model_performance(manager.get_model(m)) for m in manager.list_models()}
+    always_healthy(manager.get_model("chemical_houston_lstm"))
+    always_healthy(manager.get_model("aerospace_seattle_hybrid"))
+    manager.register_model("sign_reader", SignReader())
 
     cleanup_underperforming_models(manager)
 
-    assert manager.list_models() == [m for m, score in scores.items() if score >= 0.85]
-    assert "automotive_detroit_cnn" not in manager.list_models()
+    # The two constant models (~50 %) are removed, the exact one (100 %) stays
+    assert manager.list_models() == ["sign_reader"]

@@ -17,6 +17,7 @@ from networkfed.data.config import DataConfig
 from networkfed.data.pipeline import (
     assign_sites,
     assign_splits,
+    fit_window_to_split,
     order_rows,
     resolve_split,
     warn_group_leak,
@@ -53,6 +54,7 @@ def load_federated_data(config: DataConfig, seed: int) -> FederatedData:
     if table.labels is None:
         raise DataValidationError("training data needs a label column", path=table.path)
     split_mode, reason = resolve_split(config, source, table)
+    config = fit_window_to_split(config, split_mode)
     table = with_split(table, split_mode, reason)
     sites, site_ids = assign_sites(table, config, split_mode, seed)
     split = assign_splits(table, sites, config, split_mode, seed)

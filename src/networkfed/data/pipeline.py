@@ -42,6 +42,7 @@ __all__ = [
     "assign_sites",
     "assign_splits",
     "derive_seed",
+    "fit_window_to_split",
     "order_rows",
     "resolve_split",
     "warn_group_leak",
@@ -100,6 +101,36 @@ def warn_group_leak(table: SourceTable, split: np.ndarray, mode: str) -> None:
             "the model trained on; use --split machine (whole groups to one split)",
             shared, pd.unique(table.machines).size,
         )
+
+
+WINDOWS_NEED_CONSECUTIVE_ROWS = (
+    "1 with the stratified split (ai4i2020's and a csv without --group-column's own): it deals "
+    "single rows to train / validation / test at random, so a window of one split's rows would "
+    "join rows that are not consecutive and put the neighbours of test rows in training; for "
+    "windows of consecutive rows use split 'time' (--split time: each machine's rows, or the "
+    "file's one stream per site, cut in time order)"
+)
+
+
+def fit_window_to_split(config: DataConfig, split_mode: str) -> DataConfig:
+    """``config`` with a window its split can cut from consecutive rows.
+
+    A stratified split deals rows one by one, so the rows of one split are not consecutive:
+    windows of them would span several times more time in validation and test than in
+    training, and the rows around each test row would be training rows. A default window
+    (the model's own, or ``DataConfig``'s 10) becomes single rows there; a window the user
+    set is refused (:class:`ConfigError`, exit code 2).
+    """
+    if split_mode != "stratified" or config.sequence_length == 1:
+        return config
+    if "sequence_length" in config.model_fields_set:
+        raise ConfigError("sequence_length", config.sequence_length,
+                          WINDOWS_NEED_CONSECUTIVE_ROWS)
+    logger.info("%s is split stratified by row: windows of single rows (sequence_length=1) "
+                "instead of the default %d", config.dataset, config.sequence_length)
+    resolved = config.model_copy(update={"sequence_length": 1})
+    resolved.model_fields_set.discard("sequence_length")  # still a default, not the user's
+    return resolved
 
 
 def _machine_labels(table: SourceTable, machine_codes: np.ndarray) -> np.ndarray:

@@ -153,4 +153,6 @@ def with_model_window(data: DataConfig, model: ModelType) -> DataConfig:
     """
     if model not in list_models():  # a user type not registered here: building it will say so
         return data
+    # Where the split turns out to deal single rows (AI4I, a CSV without machines), loading
+    # reads this default as rows (:func:`networkfed.data.pipeline.fit_window_to_split`).
     return data.with_default_sequence_length(get_model_entry(model).default_window_length())

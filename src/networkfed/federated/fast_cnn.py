@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from networkfed.federated.channels_last import conv_block, plain_conv_block
+from networkfed.federated.channels_last import TWO_PASS_ABOVE, conv_block, plain_conv_block
 from networkfed.federated.fast_layers import FastDropout, keep_mask
 from networkfed.models._layers import as_sequence
 from networkfed.models.cnn import OptimizedCNNModel
@@ -59,7 +59,8 @@ def fast_cnn_supported(model: nn.Module) -> bool:
     """True for the built-in CNN with the layers it is built with, every parameter trained,
     on signals of at most :data:`FAST_MAX_SIGNAL` values (a subclass, another kernel size, a
     BatchNorm without running estimates, another kind of dropout or a frozen layer keeps
-    autograd)."""
+    autograd). Any floating dtype computes; local training uses it for float32 on the CPU
+    (:func:`.training_step.training_step`)."""
     if type(model) is not OptimizedCNNModel or model.signal_length > FAST_MAX_SIGNAL:
         return False
     if type(model.dropout) not in (nn.Dropout, FastDropout):
@@ -70,6 +71,11 @@ def fast_cnn_supported(model: nn.Module) -> bool:
         if not plain_conv_block(getattr(model, f"conv{index}"), getattr(model, f"bn{index}")):
             return False
     return all(type(getattr(model, f"fc{i}")) is nn.Linear for i in range(1, model.num_fc + 1))
+
+
+_TWO_PASS_ABOVE = TWO_PASS_ABOVE
+"""Rows (batch x length) above which BatchNorm's statistics are computed in two passes
+(:func:`_batch_norm`); below, one pass is as accurate as the module and cheaper."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,8 @@ class CNNTrainingStep:
         ]
         self._mask_sizes = [b.pooled_length * b.out_channels for b in self.blocks]
         self._mask_sizes += [linear.weight.shape[0] for linear in self.linears[:-1]]
-        self._upstream = torch.ones(())  # d(loss)/d(loss)
+        self._upstream = torch.ones((), dtype=model.fc1.weight.dtype)  # d(loss)/d(loss)
+        self._dtype = model.fc1.weight.dtype
 
     @staticmethod
     def _blocks(model: OptimizedCNNModel) -> list[_Block]:
@@ -218,9 +225,9 @@ class CNNTrainingStep:
             return []
         sizes = [batch * size for size in self._mask_sizes]
         if dropout.p == 1.0:
-            drawn = torch.zeros(sum(sizes))
+            drawn = torch.zeros(sum(sizes), dtype=self._dtype)
         else:
-            drawn = keep_mask(torch.Size([sum(sizes)]), dropout.p, torch.float32)
+            drawn = keep_mask(torch.Size([sum(sizes)]), dropout.p, self._dtype)
         return list(drawn.split(sizes))
 
     @staticmethod
@@ -234,11 +241,7 @@ class CNNTrainingStep:
         columns = torch.constant_pad_nd(signal, (0, 0, 1, 1)).unfold(1, 3, 1)
         columns = columns.reshape(batch * length, block.channels * 3)
         pre_norm = torch.addmm(block.bias, columns, block.weight.t())
-        block.batches_tracked.add_(1)
-        normed, mean, invstd = torch.native_batch_norm(
-            pre_norm, block.gamma, block.beta, block.running_mean, block.running_var,
-            True, block.momentum, block.eps,
-        )
+        normed, mean, invstd = _batch_norm(block, pre_norm)
         if length < 2:
             hidden, factor = _relu_dropout(normed.view(batch, 1, out), masks)
             return hidden, _Saved(columns, pre_norm, mean, invstd, factor)
@@ -246,12 +249,17 @@ class CNNTrainingStep:
         # the same values (ReLU is monotonic) on half the elements.
         half = length // 2
         pairs = normed.view(batch, length, out)[:, : 2 * half].view(batch, half, 2, out)
-        pooled = pairs.amax(2)
+        first, second = pairs[:, :, 0], pairs[:, :, 1]
+        pooled = torch.maximum(first, second)
         hidden, factor = _relu_dropout(pooled, masks)
-        # Where a pair ties, both get the gradient (max_pool1d gives it to the first);
-        # ties of BatchNorm outputs do not occur in practice.
-        won = torch.eq(pairs, pooled.unsqueeze(2), out=pairs.new_empty(pairs.shape))
-        multiplier = won.mul_(factor.unsqueeze(2))
+        # Which of the pair won; on a tie the first, as max_pool1d decides. Ties are common:
+        # a constant stretch of the signal (a constant sensor, a zero-padded edge, ReLU's
+        # zeros in a deeper block) gives neighbours equal outputs, and giving both the
+        # gradient would count it twice.
+        multiplier = pairs.new_empty(pairs.shape)
+        first_won = torch.ge(first, second, out=pooled.new_empty(pooled.shape))
+        torch.mul(first_won, factor, out=multiplier[:, :, 0])
+        torch.sub(factor, multiplier[:, :, 0], out=multiplier[:, :, 1])
         return hidden, _Saved(columns, pre_norm, mean, invstd, multiplier)
 
     @staticmethod
@@ -268,10 +276,7 @@ class CNNTrainingStep:
             grad_normed = grad.new_zeros(batch, length, out)
             grad_normed[:, : length - 1] = (grad.unsqueeze(2) * saved.multiplier).flatten(1, 2)
             grad_normed = grad_normed.view(batch * length, out)
-        grad_pre, grad_gamma, grad_beta = _aten.native_batch_norm_backward(
-            grad_normed, saved.pre_norm, block.gamma, block.running_mean, block.running_var,
-            saved.mean, saved.invstd, True, block.eps, [True, True, True],
-        )
+        grad_pre, grad_gamma, grad_beta = _batch_norm_backward(block, saved, grad_normed)
         weight, bias, gamma, beta = block.params
         weight.grad = grad_pre.t().mm(saved.columns).view(weight.shape)
         bias.grad, gamma.grad, beta.grad = grad_pre.sum(0), grad_gamma, grad_beta
@@ -284,6 +289,59 @@ class CNNTrainingStep:
             grad_input[:, 1:] += grad_columns[:, :-1, :, 2]
             grad_input[:, :-1] += grad_columns[:, 1:, :, 0]
         return grad_input
+
+
+def _batch_norm(block: _Block, pre_norm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """BatchNorm in training mode on ``(rows, channels)``: output, batch mean (of the input as
+    it is left, possibly shifted in place) and inverse SD, running estimates updated as
+    ``nn.BatchNorm1d`` updates them.
+
+    Above :data:`_TWO_PASS_ABOVE` rows the statistics are computed here, in two passes (mean,
+    then the mean square of the centred values): ``native_batch_norm`` sums this layout in one
+    float32 pass, and at 33 x 1,000 values its inverse SD was 8e-5 off (the module's kernel:
+    1e-7), which moved the next block's input by 1e-4.
+    """
+    block.batches_tracked.add_(1)
+    rows = pre_norm.shape[0]
+    if rows <= _TWO_PASS_ABOVE:
+        # The kernel's variance loses digits when a channel's mean is large against its SD
+        # (a one-channel block after ReLU: 1e-5 of the loss); one row of the batch, taken
+        # off in place, brings every channel's mean within a few SDs of 0. Output and
+        # gradients do not depend on the shift; the running mean gets it back.
+        shift = pre_norm[0].clone()
+        normed, mean, invstd = torch.native_batch_norm(
+            pre_norm.sub_(shift), block.gamma, block.beta, block.running_mean,
+            block.running_var, True, block.momentum, block.eps,
+        )
+        block.running_mean.add_(shift, alpha=block.momentum)
+        return normed, mean, invstd
+    mean = pre_norm.mean(0)
+    centred = pre_norm - mean
+    variance = centred.square().mean(0)
+    invstd = torch.rsqrt(variance + block.eps)
+    normed = torch.addcmul(block.beta, centred, invstd * block.gamma)
+    momentum = block.momentum
+    block.running_mean.mul_(1.0 - momentum).add_(mean, alpha=momentum)
+    block.running_var.mul_(1.0 - momentum).add_(variance, alpha=momentum * rows / (rows - 1))
+    return normed, mean, invstd
+
+
+def _batch_norm_backward(
+    block: _Block, saved: _Saved, grad: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Gradients of BatchNorm's input, weight and bias (:func:`_batch_norm`'s backward); above
+    :data:`_TWO_PASS_ABOVE` rows its two sums are taken here, pairwise, for the same reason."""
+    rows = grad.shape[0]
+    if rows <= _TWO_PASS_ABOVE:
+        return _aten.native_batch_norm_backward(
+            grad, saved.pre_norm, block.gamma, block.running_mean, block.running_var,
+            saved.mean, saved.invstd, True, block.eps, [True, True, True],
+        )
+    normalised = (saved.pre_norm - saved.mean).mul_(saved.invstd)
+    grad_beta, grad_gamma = grad.sum(0), (grad * normalised).sum(0)
+    # d loss / d x = gamma * invstd * (g - mean(g) - x_hat * mean(g * x_hat))
+    grad_input = grad - normalised.mul_(grad_gamma / rows) - grad_beta / rows
+    return grad_input.mul_(block.gamma * saved.invstd), grad_gamma, grad_beta
 
 
 def cnn_inference(model: OptimizedCNNModel, x: Tensor) -> Tensor:

@@ -24,16 +24,18 @@ from networkfed.models.hybrid import OptimizedHybridModel
 __all__ = ["FAST_MAX_STEPS", "fast_hybrid_supported", "hybrid_forward"]
 
 FAST_MAX_STEPS = 100
-"""The longest window (steps) the rows forward is used for. Measured per training step with
-clipping and Adam, one thread, batch 32, ten features (module / rows, ms): 10 steps 1.86 /
-1.50, 30 steps 2.90 / 2.37, 64 steps 4.57 / 4.16, 100 steps 7.05 / 6.66 — the longer the
-window, the less the fixed costs it saves matter."""
+"""The longest window (steps) the rows forward is used for, judged on each input's actual
+length (the hybrid takes any length, whatever its ``sequence_length`` says). Measured per
+training step with clipping and Adam, one thread, batch 32, ten features (module / rows, ms):
+10 steps 1.86 / 1.50, 30 steps 2.90 / 2.37, 64 steps 4.57 / 4.16, 100 steps 7.05 / 6.66 — the
+longer the window, the less the fixed costs it saves matter."""
 
 
 def fast_hybrid_supported(model: nn.Module) -> bool:
-    """True for the built-in hybrid with the layers it is built with, on windows of at most
-    :data:`FAST_MAX_STEPS` steps."""
-    if type(model) is not OptimizedHybridModel or model.sequence_length > FAST_MAX_STEPS:
+    """True for the built-in hybrid with the layers it is built with. Whether an input is
+    short enough (:data:`FAST_MAX_STEPS`), and the model float32 on the CPU, is decided
+    by :mod:`.training_step`."""
+    if type(model) is not OptimizedHybridModel:
         return False
     if type(model.dropout) not in (nn.Dropout, FastDropout) or type(model.lstm) is not nn.LSTM:
         return False
@@ -45,7 +47,8 @@ def fast_hybrid_supported(model: nn.Module) -> bool:
 
 def hybrid_forward(model: OptimizedHybridModel, x: Tensor) -> Tensor:
     """``model(x)``, its convolution blocks computed on rows (module docstring); training or
-    eval as the model is."""
+    eval as the model is. Any window length; :mod:`.training_step` uses it up to
+    :data:`FAST_MAX_STEPS`."""
     sequence = as_sequence(x, model.input_dim, type(model).__name__)
     for index in range(1, model.num_blocks + 1):
         conv, norm = getattr(model, f"conv{index}"), getattr(model, f"bn{index}")

@@ -45,6 +45,7 @@ from networkfed.data.bins import class_histograms, encode_bins
 from networkfed.data.loading import training_features
 from networkfed.data.pipeline import (
     assign_splits,
+    fit_window_to_split,
     order_rows,
     resolve_split,
     warn_group_leak,
@@ -162,6 +163,7 @@ def _cached_site_table(config_json: str, site_id: str, seed: int) -> SiteTable:
         raise DataValidationError("training data needs a label column", path=table.path)
     everyone = np.zeros(len(table), dtype=np.int64)  # a plant's file is one site
     mode, reason = resolve_split(config, source, table)
+    config = fit_window_to_split(config, mode)
     table = with_split(table, mode, reason)
     split = assign_splits(table, everyone, config, mode, seed)
     warn_group_leak(table, split, mode)
