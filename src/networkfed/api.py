@@ -119,7 +119,7 @@ def run_federated(
     if not resume:
         _check_new_folder(folder)
     data = data if data is not None else load_federated_data(config.data, config.seed)
-    config = _with_resolved_split(config, data)
+    config = _with_resolved_data(config, data)
     snapshot = _resume_point(folder, config) if resume else None
     if resume and folder is not None:
         _check_fingerprint(folder, data)
@@ -285,13 +285,15 @@ def _resume_point(run_dir: Path | None, config: RunConfig) -> dict[str, Any] | N
     return read_resume_state(run_dir)
 
 
-def _with_resolved_split(config: RunConfig, data: FederatedData) -> RunConfig:
-    """``config`` with the split ``auto`` chose for this data, so ``config.toml`` says which
-    split the run used (and a resumed run is compared with what it really did)."""
+def _with_resolved_data(config: RunConfig, data: FederatedData) -> RunConfig:
+    """``config`` with what loading resolved: the split ``auto`` chose and the window the data
+    uses (a stratified split reads a default window as single rows), so ``config.toml`` says
+    what the run did and a resumed run asks for the same data again."""
+    update: dict[str, Any] = {"sequence_length": data.sequence_length}
     resolved = data.preprocessing.source_options.get("split")
-    if config.data.split != "auto" or resolved is None:
-        return config
-    return config.model_copy(update={"data": config.data.model_copy(update={"split": resolved})})
+    if config.data.split == "auto" and resolved is not None:
+        update["split"] = resolved
+    return config.model_copy(update={"data": config.data.model_copy(update=update)})
 
 
 def _check_new_folder(run_dir: Path | None) -> None:

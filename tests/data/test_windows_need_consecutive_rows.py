@@ -8,7 +8,9 @@ the split that gives windows of consecutive rows (``time``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,10 +18,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from networkfed.api import run_federated
 from networkfed.cli.main import app
 from networkfed.core.errors import ConfigError
 from networkfed.data import DataConfig, load_federated_data
+from networkfed.federated.callbacks import Callback
 from networkfed.federated.config import RunConfig
+from networkfed.federated.results import RoundResult
+from networkfed.monitoring.run_writer import load_run_config
 
 SITES = ("plant_a", "plant_b")
 
@@ -98,3 +104,32 @@ def test_a_time_split_cuts_windows_of_each_sites_consecutive_rows(tmp_path: Path
             rows[name] = set(np.rint(t.numpy()).astype(int).ravel().tolist())
         assert not rows["train"] & (rows["val"] | rows["test"]), site_id
         assert max(rows["train"]) < min(rows["val"]) < min(rows["test"]), site_id
+
+
+
+class _StopInRound2(Callback):
+    """Ctrl-C in round 2, after round 1 was saved."""
+
+    def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
+        if result.round_num == 2:
+            raise KeyboardInterrupt
+
+
+def test_a_run_records_the_rows_it_read_and_resumes_on_them(tmp_path: Path) -> None:
+    # Prepare: an LSTM run (default window 10) on a stratified split reads single rows;
+    # it is interrupted in round 2
+    path = _stream_csv(tmp_path / "plants.csv")
+    run_dir = tmp_path / "run"
+    config = RunConfig(model="lstm", data=_csv(path), rounds=2, local_epochs=1, seed=3,
+                       min_fit_clients=2, workers=0)
+    with pytest.raises(KeyboardInterrupt):
+        run_federated(config, run_dir=run_dir, progress=_StopInRound2())
+
+    # Execute: resume from what config.toml recorded, as `simulate --resume` does
+    saved = load_run_config(run_dir)
+    resumed = run_federated(saved, run_dir=run_dir, resume=True)
+
+    # Assert: config.toml says rows, not the default window it was asked for, and the data
+    # it names is the data the run started with (same fingerprint: the resume was accepted)
+    assert saved.data.sequence_length == 1
+    assert resumed.rounds_completed == 2

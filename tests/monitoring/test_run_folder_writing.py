@@ -30,9 +30,11 @@ def test_every_file_of_the_contract_is_written(run_dir: Path) -> None:
 
 
 def test_config_toml_reads_back_as_the_run_config(run_dir: Path) -> None:
-    # split "auto" is written as what it chose for this data (synthetic telemetry: time)
+    # split "auto" is written as what it chose for this data (synthetic telemetry: time), and
+    # the window as the data's (the run was handed data loaded with DataConfig's 10 steps)
     config = tiny_config(baselines=True)
-    resolved = config.data.model_copy(update={"split": "time"})
+    resolved = config.data.model_copy(
+        update={"split": "time", "sequence_length": tiny_data().sequence_length})
     assert load_run_config(run_dir) == config.model_copy(update={"data": resolved})
 
 

@@ -55,7 +55,7 @@ def load_federated_data(config: DataConfig, seed: int) -> FederatedData:
         raise DataValidationError("training data needs a label column", path=table.path)
     split_mode, reason = resolve_split(config, source, table)
     config = fit_window_to_split(config, split_mode)
-    table = with_split(table, split_mode, reason)
+    table = with_split(table, split_mode, reason, config.sequence_length)
     sites, site_ids = assign_sites(table, config, split_mode, seed)
     split = assign_splits(table, sites, config, split_mode, seed)
     warn_group_leak(table, split, split_mode)

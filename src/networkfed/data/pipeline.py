@@ -77,11 +77,17 @@ def resolve_split(config: DataConfig, source: DataSource, table: SourceTable) ->
     return mode, reason
 
 
-def with_split(table: SourceTable, mode: str, reason: str = "") -> SourceTable:
-    """``table`` with the resolved split in its fingerprint and options: ``auto`` and the
-    split it resolved to give the same data, hence the same fingerprint, and the run's
-    preprocessing records which split it was and why."""
-    fingerprint = hashlib.sha256(f"{table.fingerprint}/split={mode}".encode()).hexdigest()
+def with_split(table: SourceTable, mode: str, reason: str, sequence_length: int) -> SourceTable:
+    """``table`` with the resolved split and window in its fingerprint and options.
+
+    Sources leave both out of their fingerprint: ``auto`` and the split it resolved to, or a
+    default window and the single rows a stratified split reads it as
+    (:func:`fit_window_to_split`), give the same data, hence the same fingerprint, so a run
+    resumed from its ``config.toml`` (which holds the resolved values) finds its data again.
+    The run's preprocessing records which split it was and why.
+    """
+    resolved = f"{table.fingerprint}/split={mode}/window={sequence_length}"
+    fingerprint = hashlib.sha256(resolved.encode()).hexdigest()
     options = {**table.options, "split": mode, "split_reason": reason}
     return replace(table, fingerprint=fingerprint, options=options)
 

@@ -164,7 +164,7 @@ def _cached_site_table(config_json: str, site_id: str, seed: int) -> SiteTable:
     everyone = np.zeros(len(table), dtype=np.int64)  # a plant's file is one site
     mode, reason = resolve_split(config, source, table)
     config = fit_window_to_split(config, mode)
-    table = with_split(table, mode, reason)
+    table = with_split(table, mode, reason, config.sequence_length)
     split = assign_splits(table, everyone, config, mode, seed)
     warn_group_leak(table, split, mode)
     order = np.argsort(split, kind="stable")  # contiguous splits, as the in-process pipeline

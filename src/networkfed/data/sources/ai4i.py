@@ -99,7 +99,8 @@ class AI4ISource(DataSource):
         path = _resolve(config.data_path)
         table = read_ai4i_layout(path, require_label=True)
         settings = {"dataset": self.name, "label_column": LABEL, "time_column": "UDI"}
-        shaping = config.model_dump(mode="json", exclude={"split"})  # the loader adds the split
+        # the loader adds the resolved split and window (pipeline.with_split)
+        shaping = config.model_dump(mode="json", exclude={"split", "sequence_length"})
         fingerprint = fingerprint_of([path], {**settings, "config": shaping})
         return replace(table, original=None, options=settings, fingerprint=fingerprint)
 

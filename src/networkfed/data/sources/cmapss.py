@@ -145,7 +145,9 @@ class CMAPSSSource(DataSource):
         ]
         files = [folder / f"{p}_{s}.txt" for s in config.subsets for p in ("train", "test", "RUL")]
         options = {"dataset": self.name, "horizon": config.horizon, "subsets": list(config.subsets)}
-        settings = {**options, "config": config.model_dump(mode="json", exclude={"split"})}
+        # the loader adds the resolved split and window (pipeline.with_split)
+        shaping = config.model_dump(mode="json", exclude={"split", "sequence_length"})
+        settings = {**options, "config": shaping}
         return SourceTable(
             **_concatenate(tables),
             path=folder,

@@ -169,7 +169,8 @@ class CSVSource(DataSource):
         path = Path(config.data_path)
         table = read_csv_table(path, options, require_label=True)
         options["feature_columns"] = list(table.feature_names)
-        settings = config.model_dump(mode="json", exclude={"split"})  # the loader adds it
+        # the loader adds the resolved split and window (pipeline.with_split)
+        settings = config.model_dump(mode="json", exclude={"split", "sequence_length"})
         fingerprint = fingerprint_of([path], {**options, "config": settings})
         return replace(table, original=None, options=options, fingerprint=fingerprint)
 
