@@ -44,6 +44,7 @@ from networkfed.monitoring.run_folder import (
     read_manifest,
 )
 from networkfed.monitoring.run_writer import load_run_config, read_resume_state
+from networkfed.monitoring.tracking import MlflowCallback, tracking_store
 
 logger = logging.getLogger(__name__)
 
@@ -129,14 +130,23 @@ def run_federated(
     except KeyboardInterrupt:
         if folder_writer is not None:
             folder_writer.mark("interrupted", "stopped by the user; continue with --resume")
+        _run_end(setup, "interrupted")
         raise
     except Exception as error:
         if folder_writer is not None:
             folder_writer.mark("failed", str(error))
+        _run_end(setup, "failed")
         raise
     if folder is not None:
         _write_report(folder)
+    _run_end(setup, "complete")
     return dataclasses.replace(result, run_dir=folder)
+
+
+def _run_end(setup: RunSetup, status: str) -> None:
+    """Tell the callbacks the run is over, once its folder is complete."""
+    for callback in setup.callbacks:
+        callback.on_run_end(status, setup.run_dir)
 
 
 def _engine(name: str) -> EngineFunction:
@@ -173,6 +183,8 @@ def _compose(
     manager = ModelManager(run_dir / CHECKPOINTS_DIR) if run_dir is not None else None
     model = _global_model(config, spec, manager, snapshot, resume)
     composed = [*callbacks, MonitorCallback(ModelPerformanceMonitor(manager))]
+    if config.mlflow is not None:
+        composed.append(MlflowCallback(tracking_store(config.mlflow), run_dir=run_dir))
     extras: dict[str, Any] = {}
     if run_dir is not None and manager is not None:
         extras["run_folder"] = RunFolderCallback(run_dir, config, data)
@@ -262,7 +274,7 @@ def _resume_point(run_dir: Path | None, config: RunConfig) -> dict[str, Any] | N
     if run_dir is None:
         raise ConfigError("resume", True, "a run folder (--run-dir) to resume")
     saved = load_run_config(run_dir)
-    ignored = {"run_dir", "workers"}
+    ignored = {"run_dir", "workers", "mlflow"}
     changed = sorted(
         key for key in RunConfig.model_fields
         if key not in ignored and getattr(saved, key) != getattr(config, key)

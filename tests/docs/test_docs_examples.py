@@ -27,6 +27,7 @@ ELSEWHERE = {
     ("user-guide/models.md", 1): "tests/models/test_models_guide.py",
     ("user-guide/tuning.md", 1): "tests/tuning/test_tuning_guide.py",
     ("user-guide/predict-export.md", 1): "tests/serving/test_export.py",
+    ("user-guide/tracking.md", 1): "tests/monitoring/test_mlflow_tracking.py",
 }
 """(page, Python block) -> the test file that runs it (it reads the page itself)."""
 

@@ -12,7 +12,7 @@ import pytest
 
 from fresh_interpreter import printed_json
 
-HEAVY = ("sklearn", "matplotlib", "optuna", "onnxruntime", "ray")
+HEAVY = ("sklearn", "matplotlib", "optuna", "onnxruntime", "ray", "mlflow")
 
 
 @pytest.mark.parametrize("module", ["networkfed.cli.main", "networkfed.flower.client_app"])

@@ -13,9 +13,10 @@ from networkfed.cli.export import export_command
 from networkfed.cli.flower import flower_app
 from networkfed.cli.history import history_command, restore_command
 from networkfed.cli.models import models_command
+from networkfed.cli.optional_value import optional_values
 from networkfed.cli.predict import predict_command
 from networkfed.cli.report import report_command
-from networkfed.cli.simulate import simulate_command
+from networkfed.cli.simulate import DEFAULT_MLFLOW_STORE, simulate_command
 from networkfed.cli.tune import tune_command
 from networkfed.cli.typer_app import App
 
@@ -44,13 +45,13 @@ def main(
 
 
 # --- commands (one module each; keep this list sorted by journey) ---------------------------
-app.command("simulate")(simulate_command)
+app.command("simulate", cls=optional_values(mlflow=DEFAULT_MLFLOW_STORE))(simulate_command)
 app.command("models")(models_command)
 app.command("report")(report_command)
 app.command("history")(history_command)
 app.command("restore")(restore_command)
 app.add_typer(datasets_app, name="datasets")
-app.command("tune")(tune_command)
+app.command("tune", cls=optional_values(mlflow=DEFAULT_MLFLOW_STORE))(tune_command)
 app.command("predict")(predict_command)
 app.command("export")(export_command)
 app.add_typer(flower_app, name="flower")

@@ -24,10 +24,14 @@ from networkfed.cli.run_config import (
     read_config_file,
     split_columns,
 )
+from networkfed.cli.tracking import prepare_tracking
 from networkfed.core.errors import ConfigError
 from networkfed.federated.config import RunConfig
 
 EXIT_INTERRUPTED = 130
+DEFAULT_MLFLOW_STORE = "mlruns"
+"""``--mlflow`` alone, ``simulate`` and ``tune`` alike (``cli.optional_value``); the same as
+``networkfed.monitoring.tracking.DEFAULT_STORE``, not imported at start-up."""
 
 Opt = typer.Option
 DATA = "Data"
@@ -107,6 +111,10 @@ def simulate_command(
                                         "`networkfed tune`.")] = None,
     run_dir: Annotated[Path | None, Opt(help="Run folder [default: "
                                         "runs/<timestamp>-<model>-<strategy>].")] = None,
+    mlflow: Annotated[str | None, Opt("--mlflow", metavar="[URI]", help="Track the run in "
+                                      "MLflow: a folder (an SQLite store in it; alone: "
+                                      "./mlruns) or a tracking URI. Needs "
+                                      "networkfed[mlflow].")] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue the run in --run-dir from its "
                                 "last saved round.")] = False,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON only.")] = False,
@@ -122,6 +130,7 @@ def simulate_command(
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
         "fedbn": fedbn, "fedper": fedper, "attack": attack, "attackers": attackers,
         "attack_options": parse_strategy_options(attack_option, "--attack-option", "sd=0.5"),
+        "mlflow": mlflow,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,
@@ -132,6 +141,8 @@ def simulate_command(
         "features": split_columns(features), "feature_bins": feature_bins, "split": split,
     }
     config, folder = _resolve(config_file, hparams, run_flags, data_flags, run_dir, resume)
+    if config.mlflow is not None:
+        prepare_tracking(config.mlflow)
     summary = _run(config, folder, resume, quiet or as_json)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

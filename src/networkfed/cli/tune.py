@@ -22,6 +22,7 @@ from networkfed.cli.console import make_console
 from networkfed.cli.data_options import SPLIT_HELP
 from networkfed.cli.errors import handle_errors, show_warnings
 from networkfed.cli.run_config import split_columns
+from networkfed.cli.tracking import prepare_tracking
 from networkfed.core.errors import ConfigError
 
 console = make_console()
@@ -113,6 +114,16 @@ def _counts(study: Any) -> dict[str, int]:
     }
 
 
+def _tracking(value: str | None, study_dir: Path, settings: Any) -> Any:
+    """The study's MLflow parent run, when ``--mlflow`` was given."""
+    if value is None:
+        return None
+    from networkfed.monitoring.tracking import tracking_store
+    from networkfed.tuning.tracking import StudyTracking
+
+    return StudyTracking(tracking_store(value), study_dir, settings)
+
+
 @handle_errors
 def tune_command(
     model: str = typer.Option("cnn", "--model", help="cnn, lstm or hybrid."),
@@ -155,6 +166,11 @@ def tune_command(
         None, "--feature-bins", help="Bin columns per feature, fitted federatedly (0 = off)."
     ),
     split: str | None = typer.Option(None, "--split", help=SPLIT_HELP),
+    mlflow: str | None = typer.Option(
+        None, "--mlflow", metavar="[URI]",
+        help="Track the study in MLflow (a parent run, each trial a child run): a folder "
+        "(an SQLite store in it; alone: ./mlruns) or a tracking URI. Needs networkfed[mlflow].",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
@@ -172,6 +188,7 @@ def tune_command(
     # A study tries poor settings on purpose: the training monitor's per-trial findings
     # (stagnation, ...) are noise here; the trial's score already says how it went.
     logging.getLogger("networkfed.monitoring").setLevel(logging.ERROR)
+    logging.getLogger("networkfed.monitoring.tracking").setLevel(logging.WARNING)  # not noise
 
     settings = _settings(
         model=model, rounds=rounds, seed=seed, strategy=strategy, pruning=pruning,
@@ -187,7 +204,10 @@ def tune_command(
     )
     show_warnings()
     study_dir = study_dir or Path("studies") / f"{settings.model.value}-{settings.data.dataset}"
+    if mlflow is not None:
+        prepare_tracking(mlflow)
     data = load_federated_data(settings.data, settings.seed)  # bad data: no study is created
+    tracking = _tracking(mlflow, study_dir, settings)
     with _progress(quiet or as_json) as progress:
         task = progress.add_task(f"tuning {settings.model.value}", total=trials, best="")
 
@@ -200,11 +220,20 @@ def tune_command(
 
         try:
             study = run_study(study_dir, settings, trials, data, timeout=timeout,
-                              on_start=on_start, on_trial=on_trial)
+                              on_start=on_start, on_trial=on_trial,
+                              trial_callbacks=tracking and tracking.trial_callbacks)
         except KeyboardInterrupt:
+            if tracking is not None:
+                tracking.finish(None, None, "interrupted")
             console.print("interrupted: run the same command again to continue the study")
             raise typer.Exit(130) from None
+        except BaseException:
+            if tracking is not None:
+                tracking.finish(None, None, "failed")
+            raise
     outputs = _write_outputs(study, study_dir, settings.seed)
+    if tracking is not None:
+        tracking.finish(study, outputs)
     if as_json:
         typer.echo(json.dumps({"counts": _counts(study), "best": best_hyperparameters(study),
                                "study_dir": str(study_dir)}, indent=2))

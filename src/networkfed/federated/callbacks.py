@@ -17,6 +17,8 @@ from networkfed.federated.results import RoundResult, RunResult
 from networkfed.federated.types import SiteUpdate
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from networkfed.data.types import FederatedData
     from networkfed.federated.config import RunConfig
     from networkfed.federated.site_layers import SiteLayers
@@ -83,6 +85,10 @@ class Callback:
     def on_train_end(self, result: RunResult) -> None:
         """Training and baselines are done; ``result`` is final."""
 
+    def on_run_end(self, status: str, run_dir: Path | None) -> None:
+        """The run is over and its folder (report, plots) written: ``status`` is
+        ``complete``, ``failed`` or ``interrupted`` (as in ``manifest.json``)."""
+
     def state_dict(self) -> dict[str, Any]:
         """JSON-able state to save with each round (empty: nothing to restore)."""
         return {}
@@ -130,6 +136,10 @@ class CallbackList:
     def on_train_end(self, result: RunResult) -> None:
         for callback in self.callbacks:
             callback.on_train_end(result)
+
+    def on_run_end(self, status: str, run_dir: Path | None) -> None:
+        for callback in self.callbacks:
+            callback.on_run_end(status, run_dir)
 
     def state_dict(self) -> dict[str, dict[str, Any]]:
         """Non-empty states keyed by callback class (``Name#2`` for a second of a kind)."""

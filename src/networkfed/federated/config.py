@@ -81,6 +81,17 @@ class RunConfig(BaseModel):
     """Options of the attack (e.g. ``{"sd": 0.5}`` for ``gaussian``)."""
     baselines: bool = False
     run_dir: Path | None = None
+    mlflow: str | None = None
+    """Track the run in MLflow: a local folder (an SQLite store inside it) or a tracking URI
+    (:func:`networkfed.monitoring.tracking.tracking_store`); ``None``: no tracking."""
+
+    @field_validator("mlflow", mode="after")
+    @classmethod
+    def _absolute_store(cls, value: str | None) -> str | None:
+        """A folder is made absolute, so a resumed run finds the same store from anywhere."""
+        if value is None or is_tracking_uri(value):
+            return value
+        return str(Path(value).expanduser().resolve())
 
     @field_validator("model", mode="before")
     @classmethod
@@ -106,6 +117,15 @@ class RunConfig(BaseModel):
         # Frozen: set once here, before anyone can read the unresolved value.
         object.__setattr__(self, "data", with_model_window(self.data, self.model))
         return self
+
+
+_TRACKING_SCHEMES = ("databricks", "sqlite", "postgresql", "mysql", "mssql", "file", "http",
+                     "https")
+
+
+def is_tracking_uri(value: str) -> bool:
+    """Whether an ``mlflow`` setting is a URI for MLflow (else: a local folder)."""
+    return "://" in value or value.split(":", 1)[0].split("+", 1)[0] in _TRACKING_SCHEMES
 
 
 def runnable_model(value: object) -> ModelType:

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from networkfed.core.errors import TrainingError
+from networkfed.core.lifetime import exit_with_parent, in_main_thread
 from networkfed.data.types import SiteData
 from networkfed.federated.execution import SequentialRunner, SiteExecutor, SiteRunner, Task
 from networkfed.federated.local_training import ModelSpec
@@ -45,8 +46,11 @@ _STOP = "stop"
 class ProcessRunner:
     """Runs tasks on ``num_workers`` single-threaded worker processes.
 
-    Workers start on first use and stop with :meth:`close` (or when this process exits:
-    a worker whose parent disappears ends on its own).
+    Workers start on first use and stop with :meth:`close`. A worker whose parent dies —
+    even by ``kill -9``, which runs no clean-up — ends on its own within about a second
+    (:func:`networkfed.core.lifetime.exit_with_parent`), and a forked worker closes the
+    parent's ends of every pipe it inherited, so a write to a dead parent fails at once
+    instead of blocking forever.
     """
 
     def __init__(
@@ -66,12 +70,17 @@ class ProcessRunner:
         """Start the workers now (they import torch and build the model while we go on)."""
         if self._workers:
             return
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        fork = sys.platform == "linux"
+        context = multiprocessing.get_context("fork" if fork else "spawn")
+        parent = (os.getpid(), in_main_thread())
         for index in range(self.num_workers):
             ours, theirs = context.Pipe()
+            # A forked worker inherits our end of its own pipe and of every earlier worker's:
+            # while any copy stays open, a worker writing to a dead parent blocks forever.
+            inherited = [ours, *(conn for _, conn in self._workers)] if fork else []
             process = context.Process(
-                target=_worker_main, args=(theirs, *self._setup), name=f"networkfed-worker-{index}",
-                daemon=True,
+                target=_worker_main, args=(theirs, *self._setup, parent, inherited),
+                name=f"networkfed-worker-{index}", daemon=True,
             )
             process.start()
             theirs.close()
@@ -141,9 +150,19 @@ class ProcessRunner:
 
 
 def _worker_main(
-    conn: Connection, spec: ModelSpec, training: Mapping[str, Any], sites: Mapping[str, SiteData]
+    conn: Connection,
+    spec: ModelSpec,
+    training: Mapping[str, Any],
+    sites: Mapping[str, SiteData],
+    parent: tuple[int, bool],
+    inherited: Sequence[Connection],
 ) -> None:
-    """A worker's life: one thread, build the executor, run tasks until told to stop."""
+    """A worker's life: one thread, build the executor, run tasks until told to stop (or
+    until the parent is gone: ``parent`` is its pid and whether it forked from its main
+    thread; ``inherited`` are the parent's pipe ends this fork copied, closed here)."""
+    for other in inherited:
+        other.close()
+    exit_with_parent(parent[0], death_signal=parent[1])
     # What the worker inherits from its parent (imports, the sites' data) lives as long as it
     # does: frozen (an O(1) move), the worker's collections never walk it, nor write to the
     # pages it shares with the parent (Python's gc.freeze recipe for forked workers).
@@ -158,7 +177,10 @@ def _worker_main(
             return
         if packet == _STOP:
             return
-        send_message(conn, _execute(executor, packet))
+        try:
+            send_message(conn, _execute(executor, packet))
+        except OSError:  # BrokenPipeError: the parent is gone
+            return
 
 
 def _execute(executor: SiteExecutor, packet: Sequence[Task]) -> tuple[str, Any]:

@@ -12,7 +12,9 @@ them (TLS on, SuperNode authentication on), only with every address on this mach
    ``$FLWR_HOME/config.toml`` (Flower 1.42 keeps connections there, not in pyproject.toml).
 
 Every PID, children included, is written to ``pids.json``; :meth:`LocalFederation.stop` (also
-run on leaving the ``with`` block) stops them all by PID.
+run on leaving the ``with`` block) stops them all by PID. Should this process die without
+running it (``kill -9``), a guard process (:class:`~networkfed.core.lifetime.GroupReaper`)
+stops every process group started here within a few seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 import tomli_w
 
 from networkfed.core.errors import NetworkFedError, TrainingError
+from networkfed.core.lifetime import GroupReaper
 from networkfed.flower.certs import CertificateSet
 from networkfed.flower.flwr_run import (
     NodeConfigValue,
@@ -91,6 +94,7 @@ class LocalFederation:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._pids: dict[int, dict[str, Any]] = {}
         self._bin = Path(sys.executable).parent
+        self._reaper: GroupReaper | None = None
 
     # --- environment ------------------------------------------------------------------------
     @property
@@ -186,6 +190,8 @@ class LocalFederation:
         process = self.processes.pop(f"supernode-{name}")
         stop_tree(process.pid, timeout=0 if kill else 5.0, sig=9 if kill else 15)
         process.wait()
+        if self._reaper is not None:
+            self._reaper.release(process.pid)  # its own session: group id = pid
         self._record_pids()
 
     # --- runs -------------------------------------------------------------------------------
@@ -229,6 +235,7 @@ class LocalFederation:
             stdin=subprocess.DEVNULL, text=True, start_new_session=True,
         ) as process:
             self.processes["flwr-run"] = process  # type: ignore[assignment]
+            self._guard(process.pid)
             try:  # Flower starts a flwr-clientapp per message: keep pids.json up to date
                 return follow_run(process, log_path, timeout, echo, tick=self._record_pids)
             finally:
@@ -247,8 +254,19 @@ class LocalFederation:
         process = start_process(command, log_path=self.logs / f"{name}.log", env=self.env,
                                 cwd=self.directory)
         self.processes[name] = process
+        self._guard(process.pid)
         self._record_pids()
         return process
+
+    def _guard(self, pid: int) -> None:
+        """Have the guard process stop ``pid``'s process group should this process be killed
+        (each program here starts in its own session, so its group holds its helpers)."""
+        if self._reaper is None:
+            self._reaper = GroupReaper()
+        try:
+            self._reaper.guard(os.getpgid(pid))
+        except ProcessLookupError:  # already gone: nothing to guard
+            return
 
     def _check_alive(self, name: str) -> None:
         process = self.processes[name]
@@ -281,7 +299,10 @@ class LocalFederation:
                                                         "children": []})
             entry["running"] = process.poll() is None
             if entry["running"]:
-                entry["children"] = sorted(set(entry["children"]) | set(descendants(process.pid)))
+                children = set(descendants(process.pid))
+                for child in children - set(entry["children"]):
+                    self._guard(child)  # a helper in a session of its own (flower-superexec)
+                entry["children"] = sorted(set(entry["children"]) | children)
         current = {process.pid for process in list(self.processes.values())}
         for pid, entry in self._pids.items():
             entry["running"] = entry["running"] and pid in current
@@ -308,6 +329,9 @@ class LocalFederation:
                 if is_flower_process(child):
                     stop_tree(child)
         self._record_pids()
+        if self._reaper is not None:  # everything is stopped: the guard leaves without a word
+            self._reaper.close()
+            self._reaper = None
 
     def __enter__(self) -> LocalFederation:
         return self

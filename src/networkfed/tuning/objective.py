@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -85,14 +85,21 @@ def trial_config(
 
 
 def make_objective(
-    settings: StudySettings, data: FederatedData
+    settings: StudySettings,
+    data: FederatedData,
+    trial_callbacks: Callable[[optuna.Trial], Sequence[Callback]] | None = None,
 ) -> Callable[[optuna.Trial], float]:
-    """The function Optuna maximises; ``data`` is loaded once and shared by every trial."""
+    """The function Optuna maximises; ``data`` is loaded once and shared by every trial.
+
+    ``trial_callbacks(trial)`` adds callbacks to a trial's run once its point is drawn (e.g.
+    experiment tracking: one child run per trial).
+    """
     def objective(trial: optuna.Trial) -> float:
         chosen = suggest_hyperparameters(trial, settings.model, settings.strategy)
         pruning = ValidationPruning(trial)
+        extra = list(trial_callbacks(trial)) if trial_callbacks is not None else []
         try:
-            run_federated(trial_config(settings, chosen), data, callbacks=[pruning])
+            run_federated(trial_config(settings, chosen), data, callbacks=[pruning, *extra])
         except TrainingError as error:  # e.g. every site diverged: these settings failed
             trial.set_user_attr(FAIL_REASON_ATTR, str(error))
             raise

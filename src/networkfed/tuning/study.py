@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from networkfed.core.enums import ModelType
 from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data.config import DataConfig
 from networkfed.data.types import FederatedData
+from networkfed.federated.callbacks import Callback
 from networkfed.federated.config import StrategyName, runnable_model, with_model_window
 from networkfed.tuning.objective import FAIL_REASON_ATTR, make_objective
 from networkfed.tuning.search_space import TUNABLE_MODELS
@@ -134,13 +135,15 @@ def run_study(
     timeout: float | None = None,
     on_start: Callable[[int], None] | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
+    trial_callbacks: Callable[[optuna.Trial], Sequence[Callback]] | None = None,
 ) -> optuna.Study:
     """Run trials until ``n_trials`` have finished (counting earlier sessions) or time is up.
 
     Like Optuna's ``timeout``, the time limit is checked between trials: a running trial is
     never cut short. Trials that raise ``TrainingError`` (e.g. a diverging learning rate) or
     score NaN are recorded as failed and do not count. ``on_start`` gets the number of trials
-    finished in earlier sessions; ``on_trial`` is called after each trial of this session.
+    finished in earlier sessions; ``on_trial`` is called after each trial of this session;
+    ``trial_callbacks(trial)`` adds callbacks to each trial's run (see ``make_objective``).
 
     Raises
     ------
@@ -154,7 +157,7 @@ def run_study(
         storage = optuna.storages.RDBStorage(storage_url(folder))
         if on_start is not None:
             on_start(len(finished_trials(study)))
-        objective = make_objective(settings, data)
+        objective = make_objective(settings, data, trial_callbacks)
         started, failures = time.monotonic(), 0
         while len(finished_trials(study)) < n_trials:
             if timeout is not None and time.monotonic() - started >= timeout:
