@@ -45,6 +45,7 @@ from networkfed.monitoring.run_folder import (
 )
 from networkfed.monitoring.run_writer import load_run_config, read_resume_state
 from networkfed.monitoring.tracking import MlflowCallback, tracking_store
+from networkfed.privacy.setup import privatize
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ def _compose(
     spec, training = model_settings(config, data)
     strategy = build_strategy(config.strategy, **config.strategy_options)
     _check_threat_model(config, data, strategy)
+    strategy = privatize(config, data, strategy, spec)
     manager = ModelManager(run_dir / CHECKPOINTS_DIR) if run_dir is not None else None
     model = _global_model(config, spec, manager, snapshot, resume)
     composed = [*callbacks, MonitorCallback(ModelPerformanceMonitor(manager))]

@@ -36,6 +36,7 @@ DEFAULT_MLFLOW_STORE = "mlruns"
 Opt = typer.Option
 DATA = "Data"
 FED = "Federation"
+DP = "Differential privacy"
 
 
 @handle_errors
@@ -101,6 +102,20 @@ def simulate_command(
                                       rich_help_panel=FED)] = None,
     fedper: Annotated[bool | None, Opt("--fedper/--no-fedper", help="FedPer: each site keeps its "
                                        "own output layer.", rich_help_panel=FED)] = None,
+    dp: Annotated[str | None, Opt(help="client: client-level DP-FedAvg with a reported ε "
+                                  "(needs --dp-clip and --dp-noise or --dp-epsilon).",
+                                  rich_help_panel=DP)] = None,
+    dp_side: Annotated[str | None, Opt(help="Who clips and adds the noise: server (default) "
+                                       "or client (each site).", rich_help_panel=DP)] = None,
+    dp_clip: Annotated[float | None, Opt(help="L2 bound of one site's update per round.",
+                                         rich_help_panel=DP)] = None,
+    dp_noise: Annotated[float | None, Opt(help="Noise multiplier (noise SD = it x clip / "
+                                          "sites).", rich_help_panel=DP)] = None,
+    dp_epsilon: Annotated[float | None, Opt(help="Target ε for the whole run (the noise "
+                                            "multiplier is solved for).",
+                                            rich_help_panel=DP)] = None,
+    dp_delta: Annotated[float | None, Opt(help="δ of the reported ε [default: 1e-5].",
+                                          rich_help_panel=DP)] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     baselines: Annotated[bool | None, Opt("--baselines/--no-baselines", help="Also train "
                                           "centralized and local-only baselines.")] = None,
@@ -130,7 +145,8 @@ def simulate_command(
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
         "fedbn": fedbn, "fedper": fedper, "attack": attack, "attackers": attackers,
         "attack_options": parse_strategy_options(attack_option, "--attack-option", "sd=0.5"),
-        "mlflow": mlflow,
+        "mlflow": mlflow, "dp": dp, "dp_side": dp_side, "dp_clip": dp_clip,
+        "dp_noise": dp_noise, "dp_epsilon": dp_epsilon, "dp_delta": dp_delta,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,

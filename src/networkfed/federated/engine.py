@@ -152,6 +152,7 @@ class InProcessEngine:
                 train_metrics={u.site_id: dict(u.metrics) for u in updates},
                 learning_rate=round_learning_rate(self.training, round_num),
                 seconds=time.perf_counter() - round_started,
+                privacy=self.strategy.privacy_spent(),
             )
             self.completed_round = round_num
             if self._report(last):
@@ -230,6 +231,8 @@ class InProcessEngine:
             class_weights=self.class_weights,
             seed=self.config.seed,
             proximal_mu=float(fit_config.get("proximal_mu", 0.0)),
+            dp_clip=float(fit_config.get("dp_clip", 0.0)),
+            dp_noise_sd=float(fit_config.get("dp_noise_sd", 0.0)),
         )
 
     def _train_sites(
@@ -374,4 +377,5 @@ class InProcessEngine:
             references=references,
             findings=findings,
             attack=self.adversary.describe() if self.adversary is not None else {},
+            privacy=self.strategy.privacy_spent(),
         )

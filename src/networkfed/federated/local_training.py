@@ -30,6 +30,7 @@ from networkfed.federated.packing import pack_state
 from networkfed.federated.training_step import training_step
 from networkfed.federated.types import SiteUpdate
 from networkfed.models import ModelFactory, ModelWrapper
+from networkfed.privacy.mechanism import private_update
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,11 @@ class FitInstructions:
     seed: int
     proximal_mu: float = 0.0
     flip_labels: bool = False
+    dp_clip: float = 0.0
+    """Client-level DP with ``--dp-side client``: the L2 bound of this site's update (0: the
+    site sends its update as it is)."""
+    dp_noise_sd: float = 0.0
+    """The SD of the Gaussian noise the site adds to its clipped update (its share)."""
 
     def to_config(self) -> dict[str, Any]:
         """A flat, Flower ``ConfigRecord``-friendly dict (kebab-case keys)."""
@@ -87,6 +93,8 @@ class FitInstructions:
             "seed": self.seed,
             "proximal-mu": float(self.proximal_mu),
             "flip-labels": bool(self.flip_labels),
+            "dp-clip": float(self.dp_clip),
+            "dp-noise-sd": float(self.dp_noise_sd),
         }
 
     @classmethod
@@ -99,6 +107,8 @@ class FitInstructions:
             seed=int(config["seed"]),
             proximal_mu=float(config.get("proximal-mu", 0.0)),
             flip_labels=bool(config.get("flip-labels", False)),
+            dp_clip=float(config.get("dp-clip", 0.0)),
+            dp_noise_sd=float(config.get("dp-noise-sd", 0.0)),
         )
 
 
@@ -244,9 +254,22 @@ class SiteTrainer:
             self.load(global_state)
             self._loaded = None  # training changes the weights
             mean_loss = self._train_epochs(train, instructions, order)
-            state = pack_state(self.model.state_dict())  # a copy the server reads fast
+            state = self._outgoing(global_state, site_id, instructions)
         metrics = {"train_loss": mean_loss, "learning_rate": self._learning_rate(round_num)}
         return SiteUpdate(site_id, state, num_examples=len(train), metrics=metrics)
+
+    def _outgoing(
+        self, global_state: Mapping[str, Tensor], site_id: str, instructions: FitInstructions
+    ) -> dict[str, Tensor]:
+        """The state to send, packed (a copy the server reads fast); under client-side DP
+        clipped and noised here, so the raw update never leaves the site."""
+        state: Mapping[str, Tensor] = self.model.state_dict()
+        if instructions.dp_clip > 0:
+            noise = torch.Generator().manual_seed(
+                site_seed(instructions.seed, site_id, instructions.round_num, "dp-noise"))
+            state = private_update(global_state, state, instructions.dp_clip,
+                                   instructions.dp_noise_sd, noise)
+        return pack_state(state)
 
     def _learning_rate(self, round_num: int) -> float:
         return round_learning_rate(self.training, round_num)

@@ -113,7 +113,11 @@ class MetricsFileCallback(Callback):
 
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
         self.rows += train_rows(result.round_num, result.train_metrics, self._sizes)
-        self.rows += metric_rows(result.round_num, "federated", result.evaluation, validation=True)
+        rows = metric_rows(result.round_num, "federated", result.evaluation, validation=True)
+        if result.privacy:  # the ε spent up to this round, on the round's overall rows
+            spent = {"epsilon": result.privacy["epsilon"], "delta": result.privacy["delta"]}
+            rows = [{**row, **spent} if row["site"] == "overall" else row for row in rows]
+        self.rows += rows
         self._write()
 
     def on_train_end(self, result: RunResult) -> None:
@@ -190,6 +194,8 @@ class CheckpointCallback(Callback):
         if self._engine is None:
             raise RuntimeError("CheckpointCallback.after_round before on_train_begin")
         extra = {**self.extra, "threshold": result.evaluation.threshold}
+        if result.privacy:  # what a model of this round has spent, beside its weights
+            extra["privacy"] = result.privacy
         site_layers = self._engine.site_layers
         if site_layers is not None:  # first: a saved round always has its sites' layers
             write_site_layers(self.run_dir, result.round_num, site_layers,

@@ -56,7 +56,7 @@ def header(run: RunRecord, counts: Counts) -> str:
     return (
         f'<header><h1>NetworkFed run report</h1><p class="lead">{esc(" · ".join(facts))} '
         f'<span class="badge {esc(status)}">{esc(status)}</span></p>'
-        f"<p>{esc(_what_ran(run.config))}</p>{_attack(run)}"
+        f"<p>{esc(_what_ran(run.config))}</p>{_attack(run)}{_privacy(run)}"
         f"<p><strong>{esc(result)}</strong></p></header>"
     )
 
@@ -72,6 +72,21 @@ def _attack(run: RunRecord) -> str:
     return (f'<p class="warn">Simulated {esc(attack.get("name"))}{esc(settings)} attack by '
             f"{len(attack.get('attackers', []))} of the sites ({esc(sites)}); every metric "
             "in this report is that of the honest sites.</p>")
+
+
+def _privacy(run: RunRecord) -> str:
+    """Differential privacy: the ε the whole run spent, at which δ, with what noise."""
+    privacy = run.summary.get("privacy") or {}
+    if not privacy:
+        return ""
+    epsilon, delta = as_float(privacy.get("epsilon")), as_float(privacy.get("delta"))
+    return (f"<p>Client-level differential privacy ({esc(privacy.get('side'))} side): "
+            f"ε = {fmt(epsilon)} at δ = {esc(f'{delta:g}' if delta is not None else '?')} "
+            f"after {esc(privacy.get('rounds_accounted'))} rounds (RDP accountant), noise "
+            f"multiplier {fmt(as_float(privacy.get('noise_multiplier')))}, update clip "
+            f"{fmt(as_float(privacy.get('clip')))}, sampling rate "
+            f"{fmt(as_float(privacy.get('sample_rate')))}. Baselines, if any, are not "
+            "private.</p>")
 
 
 def _what_ran(config: Mapping[str, Any] | None) -> str:

@@ -1,0 +1,125 @@
+"""Turn a run's ``dp_*`` settings into a private strategy, or refuse them with the numbers.
+
+Every refusal is a ``ConfigError`` (exit code 2) raised before anything is written: a δ that
+is not below one over the training examples, a rule that looks at individual updates, a
+model that is not a torch network, an engine that would not add the noise, and a target ε
+that needs more noise than the run's sites can average away.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from torch import nn
+
+from networkfed.core.errors import ConfigError
+from networkfed.data.types import FederatedData
+from networkfed.federated.config import RunConfig
+from networkfed.federated.local_training import ModelSpec
+from networkfed.federated.sampling import sample_sites
+from networkfed.federated.strategies import Strategy, get_strategy_class, list_strategies
+from networkfed.privacy.accounting import solve_noise_multiplier
+from networkfed.privacy.client_dp import ClientLevelDP
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["dp_strategies", "noise_explanation", "privatize"]
+
+
+def dp_strategies() -> list[str]:
+    """The registered rules client-level DP may wrap (those that post-process the average)."""
+    return [name for name in list_strategies() if get_strategy_class(name).dp_compatible]
+
+
+def privatize(
+    config: RunConfig, data: FederatedData, strategy: Strategy, spec: ModelSpec
+) -> Strategy:
+    """``strategy`` wrapped in client-level DP as ``config`` asks (unchanged without ``dp``).
+
+    Called before anything is written, so a refusal leaves no run folder behind.
+    """
+    _check_settings(config)
+    if config.dp is None:
+        return strategy
+    _check_run(config, data, strategy, spec)
+    sites = len(data.site_ids)
+    sampled = len(sample_sites(data.site_ids, config.fraction_fit, config.min_fit_clients,
+                               config.seed, 1))
+    sample_rate = sampled / sites
+    if config.dp_noise is not None:
+        sigma = float(config.dp_noise)
+        if sigma > sampled:
+            logger.warning("%s", noise_explanation(None, sigma, sampled, config.rounds))
+    else:
+        sigma = solve_noise_multiplier(float(config.dp_epsilon or 0.0), config.dp_delta,
+                                       sample_rate, config.rounds)
+        if sigma > sampled:
+            raise ConfigError("dp_epsilon (--dp-epsilon)", config.dp_epsilon,
+                              "a budget the sites can carry: "
+                              + noise_explanation(config.dp_epsilon, sigma, sampled,
+                                                  config.rounds))
+    logger.info("client-level DP: noise multiplier %.3f, clip %g, %d of %d sites a round, "
+                "delta %g", sigma, config.dp_clip, sampled, sites, config.dp_delta)
+    return ClientLevelDP(strategy, clip=float(config.dp_clip or 0.0), noise_multiplier=sigma,
+                         sample_rate=sample_rate, sampled_sites=sampled,
+                         delta=config.dp_delta, side=config.dp_side, seed=config.seed)
+
+
+def noise_explanation(epsilon: float | None, sigma: float, sampled: int, rounds: int) -> str:
+    """Why few sites need much noise, in numbers: the noise on the average (SD ``sigma *
+    clip / sites``) is larger than the largest update the clip lets through."""
+    wanted = f"target ε {epsilon:g} needs" if epsilon is not None else "--dp-noise gives"
+    return (f"{wanted} noise multiplier {sigma:.2f} at {sampled} sites and {rounds} rounds: "
+            f"the noise on the average (SD {sigma / sampled:.2f} x clip per coordinate) is "
+            "larger than a whole clipped update, so the model cannot learn; use more sites, "
+            "fewer rounds or a larger ε (--dp-noise runs anyway)")
+
+
+def _check_settings(config: RunConfig) -> None:
+    """The ``dp_*`` options go together: a clip and exactly one of noise and ε, with ``dp``."""
+    given = [name for name in ("dp_clip", "dp_noise", "dp_epsilon")
+             if getattr(config, name) is not None]
+    if config.dp is None:
+        if given or config.dp_side != "server":
+            name = (given or ["dp_side"])[0]
+            raise ConfigError("dp (--dp)", None, f"client with --{name.replace('_', '-')}")
+        return
+    if config.dp_clip is None:
+        raise ConfigError("dp_clip (--dp-clip)", None,
+                          "the L2 bound of one site's update, with --dp client")
+    if (config.dp_noise is None) == (config.dp_epsilon is None):
+        raise ConfigError("dp_noise (--dp-noise) or dp_epsilon (--dp-epsilon)",
+                          config.dp_noise, "exactly one of the two with --dp client")
+
+
+def _check_run(config: RunConfig, data: FederatedData, strategy: Strategy,
+               spec: ModelSpec) -> None:
+    if config.engine != "inprocess":
+        raise ConfigError("engine (--engine)", config.engine,
+                          "inprocess with --dp: the Flower engine does not add DP noise yet")
+    if not strategy.dp_compatible:
+        raise ConfigError("strategy (--strategy)", config.strategy,
+                          f"one of {', '.join(dp_strategies())} with --dp client: "
+                          f"{config.strategy} looks at individual updates, so noise on their "
+                          "average would no longer hide any one site")
+    module = spec.build(seed=config.seed).model
+    if not _is_torch_network(module):
+        raise ConfigError("dp (--dp)", config.dp, f"a torch network model ({config.model} "
+                          "has no trainable torch parameters to clip and noise)")
+    has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    if has_batchnorm and not config.fedbn:
+        logger.warning("dp: the %s model's BatchNorm running statistics are not shared under "
+                       "DP (they describe the sites' rows) and keep their initial values; add "
+                       "--fedbn so every site keeps its own", config.model)
+    examples = sum(len(site.train) for site in data.sites.values())
+    if config.dp_delta >= 1.0 / examples:
+        raise ConfigError("dp_delta (--dp-delta)", config.dp_delta,
+                          f"a δ below 1/{examples} (one over the run's {examples} training "
+                          "examples; a larger δ allows leaking a whole example)")
+
+
+def _is_torch_network(module: object) -> bool:
+    """Whether DP-FedAvg's arithmetic applies: a torch module with trainable float weights
+    (a tree ensemble, say, has no update vector to clip)."""
+    return isinstance(module, nn.Module) and any(
+        p.requires_grad and p.is_floating_point() for p in module.parameters())
