@@ -41,7 +41,7 @@ def privatize(
     _check_settings(config)
     if config.dp is None:
         return strategy
-    _check_run(config, data, strategy, spec)
+    module = _check_run(config, data, strategy, spec)
     sites = len(data.site_ids)
     sampled = len(sample_sites(data.site_ids, config.fraction_fit, config.min_fit_clients,
                                config.seed, 1))
@@ -58,6 +58,7 @@ def privatize(
                               "a budget the sites can carry: "
                               + noise_explanation(config.dp_epsilon, sigma, sampled,
                                                   config.rounds))
+    _warn_batchnorm(config, module)
     logger.info("client-level DP: noise multiplier %.3f, clip %g, %d of %d sites a round, "
                 "delta %g", sigma, config.dp_clip, sampled, sites, config.dp_delta)
     return ClientLevelDP(strategy, clip=float(config.dp_clip or 0.0), noise_multiplier=sigma,
@@ -93,7 +94,8 @@ def _check_settings(config: RunConfig) -> None:
 
 
 def _check_run(config: RunConfig, data: FederatedData, strategy: Strategy,
-               spec: ModelSpec) -> None:
+               spec: ModelSpec) -> nn.Module:
+    """Refuse what breaks the guarantee; return the model's network (built once to look)."""
     if config.engine != "inprocess":
         raise ConfigError("engine (--engine)", config.engine,
                           "inprocess with --dp: the Flower engine does not add DP noise yet")
@@ -106,16 +108,22 @@ def _check_run(config: RunConfig, data: FederatedData, strategy: Strategy,
     if not _is_torch_network(module):
         raise ConfigError("dp (--dp)", config.dp, f"a torch network model ({config.model} "
                           "has no trainable torch parameters to clip and noise)")
-    has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
-    if has_batchnorm and not config.fedbn:
-        logger.warning("dp: the %s model's BatchNorm running statistics are not shared under "
-                       "DP (they describe the sites' rows) and keep their initial values; add "
-                       "--fedbn so every site keeps its own", config.model)
     examples = sum(len(site.train) for site in data.sites.values())
     if config.dp_delta >= 1.0 / examples:
         raise ConfigError("dp_delta (--dp-delta)", config.dp_delta,
                           f"a δ below 1/{examples} (one over the run's {examples} training "
                           "examples; a larger δ allows leaking a whole example)")
+    return module
+
+
+def _warn_batchnorm(config: RunConfig, module: nn.Module) -> None:
+    """BatchNorm statistics are not part of a DP update (see ``privacy.mechanism``)."""
+    if config.fedbn or not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                               for m in module.modules()):
+        return
+    logger.warning("dp: the %s model's BatchNorm running statistics are not shared under DP "
+                   "(they describe the sites' rows) and keep their initial values; add --fedbn "
+                   "so every site keeps its own", config.model)
 
 
 def _is_torch_network(module: object) -> bool:
