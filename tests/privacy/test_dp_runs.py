@@ -70,7 +70,6 @@ def test_cli_prints_epsilon_per_round(tmp_path: Path) -> None:
     (["--dp-noise", "1", "--dp-clip", "0"], "dp_clip"),
     (["--dp-noise", "1", "--strategy", "krum"], "krum looks at individual updates"),
     (["--dp-noise", "1", "--strategy", "fedmedian"], "fedmedian looks at individual"),
-    (["--dp-noise", "1", "--engine", "flower"], "inprocess with --dp"),
     (["--dp-noise", "1", "--dp-epsilon", "2"], "exactly one"),
     ([], "exactly one"),
     (["--dp-epsilon", "1"], "target ε 1 needs noise multiplier"),

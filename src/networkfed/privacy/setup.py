@@ -2,8 +2,10 @@
 
 Every refusal is a ``ConfigError`` (exit code 2) raised before anything is written: a δ that
 is not below one over the training examples, a rule that looks at individual updates, a
-model that is not a torch network, an engine that would not add the noise, and a target ε
-that needs more noise than the run's sites can average away.
+model that is not a torch network, and a target ε that needs more noise than the run's sites
+can average away. Both engines run the same wrapper (the Flower engine's rounds are the
+in-process engine's, with site work on Flower nodes), and under ``--dp-side client`` the
+clip and noise SD travel to the sites in the round's ``FitInstructions``.
 """
 
 from __future__ import annotations
@@ -96,9 +98,6 @@ def _check_settings(config: RunConfig) -> None:
 def _check_run(config: RunConfig, data: FederatedData, strategy: Strategy,
                spec: ModelSpec) -> nn.Module:
     """Refuse what breaks the guarantee; return the model's network (built once to look)."""
-    if config.engine != "inprocess":
-        raise ConfigError("engine (--engine)", config.engine,
-                          "inprocess with --dp: the Flower engine does not add DP noise yet")
     if not strategy.dp_compatible:
         raise ConfigError("strategy (--strategy)", config.strategy,
                           f"one of {', '.join(dp_strategies())} with --dp client: "
