@@ -181,7 +181,7 @@ def _compose(
     spec, training = model_settings(config, data)
     strategy = build_strategy(config.strategy, **config.strategy_options)
     _check_threat_model(config, data, strategy)
-    strategy = privatize(config, data, strategy, spec)
+    strategy = privatize(config, data, strategy, spec, training)
     manager = ModelManager(run_dir / CHECKPOINTS_DIR) if run_dir is not None else None
     model = _global_model(config, spec, manager, snapshot, resume)
     composed = [*callbacks, MonitorCallback(ModelPerformanceMonitor(manager))]

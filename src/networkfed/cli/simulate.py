@@ -102,15 +102,17 @@ def simulate_command(
                                       rich_help_panel=FED)] = None,
     fedper: Annotated[bool | None, Opt("--fedper/--no-fedper", help="FedPer: each site keeps its "
                                        "own output layer.", rich_help_panel=FED)] = None,
-    dp: Annotated[str | None, Opt(help="client: client-level DP-FedAvg with a reported ε "
-                                  "(needs --dp-clip and --dp-noise or --dp-epsilon).",
+    dp: Annotated[str | None, Opt(help="client (DP-FedAvg) or sample (DP-SGD at every "
+                                  "site), with a reported ε; needs --dp-clip and --dp-noise "
+                                  "or --dp-epsilon.",
                                   rich_help_panel=DP)] = None,
     dp_side: Annotated[str | None, Opt(help="Who clips and adds the noise: server (default) "
                                        "or client (each site).", rich_help_panel=DP)] = None,
-    dp_clip: Annotated[float | None, Opt(help="L2 bound of one site's update per round.",
+    dp_clip: Annotated[float | None, Opt(help="L2 bound of one site's update (client) or one "
+                                         "example's gradient (sample).",
                                          rich_help_panel=DP)] = None,
-    dp_noise: Annotated[float | None, Opt(help="Noise multiplier (noise SD = it x clip / "
-                                          "sites).", rich_help_panel=DP)] = None,
+    dp_noise: Annotated[float | None, Opt(help="Noise multiplier (noise SD = it x clip, over "
+                                          "the sites for client).", rich_help_panel=DP)] = None,
     dp_epsilon: Annotated[float | None, Opt(help="Target ε for the whole run (the noise "
                                             "multiplier is solved for).",
                                             rich_help_panel=DP)] = None,

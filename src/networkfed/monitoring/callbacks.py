@@ -114,9 +114,8 @@ class MetricsFileCallback(Callback):
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
         self.rows += train_rows(result.round_num, result.train_metrics, self._sizes)
         rows = metric_rows(result.round_num, "federated", result.evaluation, validation=True)
-        if result.privacy:  # the ε spent up to this round, on the round's overall rows
-            spent = {"epsilon": result.privacy["epsilon"], "delta": result.privacy["delta"]}
-            rows = [{**row, **spent} if row["site"] == "overall" else row for row in rows]
+        if result.privacy:  # the ε spent up to this round: the run's, and each site's
+            rows = [{**row, **epsilon_fields(result.privacy, row["site"])} for row in rows]
         self.rows += rows
         self._write()
 
@@ -136,6 +135,16 @@ class MetricsFileCallback(Callback):
 
     def _write(self) -> None:
         atomic_write_text(self.path, "".join(json.dumps(row) + "\n" for row in self.rows))
+
+
+def epsilon_fields(privacy: Mapping[str, Any], site: str) -> dict[str, Any]:
+    """``epsilon`` and ``delta`` for a ``metrics.jsonl`` row: the run's on ``overall`` rows, a
+    site's own under sample-level DP (each site protects its rows)."""
+    per_site = privacy.get("per_site_epsilon") or {}
+    if site != "overall" and site not in per_site:
+        return {}
+    epsilon = privacy["epsilon"] if site == "overall" else per_site[site]
+    return {"epsilon": epsilon, "delta": privacy["delta"]}
 
 
 class RunFolderCallback(Callback):

@@ -75,18 +75,27 @@ def _attack(run: RunRecord) -> str:
 
 
 def _privacy(run: RunRecord) -> str:
-    """Differential privacy: the ε the whole run spent, at which δ, with what noise."""
+    """Differential privacy: the ε the run spent, at which δ, with what noise and clip."""
     privacy = run.summary.get("privacy") or {}
     if not privacy:
         return ""
-    epsilon, delta = as_float(privacy.get("epsilon")), as_float(privacy.get("delta"))
-    return (f"<p>Client-level differential privacy ({esc(privacy.get('side'))} side): "
-            f"ε = {fmt(epsilon)} at δ = {esc(f'{delta:g}' if delta is not None else '?')} "
-            f"after {esc(privacy.get('rounds_accounted'))} rounds (RDP accountant), noise "
-            f"multiplier {fmt(as_float(privacy.get('noise_multiplier')))}, update clip "
-            f"{fmt(as_float(privacy.get('clip')))}, sampling rate "
-            f"{fmt(as_float(privacy.get('sample_rate')))}. Baselines, if any, are not "
-            "private.</p>")
+    delta = as_float(privacy.get("delta"))
+    spent = (f"ε = {fmt(as_float(privacy.get('epsilon')))} at δ = "
+             f"{f'{delta:g}' if delta is not None else '?'} (Opacus' RDP accountant)")
+    noise = (f"noise multiplier {fmt(as_float(privacy.get('noise_multiplier')))}, clip "
+             f"{fmt(as_float(privacy.get('clip')))}")
+    if privacy.get("mode") == "sample":
+        sites = ", ".join(f"{site} {fmt(as_float(eps))}"
+                          for site, eps in (privacy.get("per_site_epsilon") or {}).items())
+        changes = ", ".join(privacy.get("dp_sgd_changes") or []) or "none"
+        text = (f"Sample-level DP-SGD at every site: largest {spent}; per site {sites}; "
+                f"{noise} per example; trained with Opacus' fix ({changes}), saved as the "
+                "original model.")
+    else:
+        text = (f"Client-level differential privacy ({privacy.get('side')} side): {spent} "
+                f"after {privacy.get('rounds_accounted')} rounds at sampling rate "
+                f"{fmt(as_float(privacy.get('sample_rate')))}; {noise} per site update.")
+    return f"<p>{esc(text + ' Baselines, if any, are not private.')}</p>"
 
 
 def _what_ran(config: Mapping[str, Any] | None) -> str:

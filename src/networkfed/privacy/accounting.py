@@ -10,7 +10,9 @@ conversion are Opacus'.
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -18,20 +20,41 @@ from torch import Tensor
 
 from networkfed.core.errors import CheckpointError, ConfigError
 
-__all__ = ["PrivacyAccountant", "load_opacus_accountant", "solve_noise_multiplier"]
+__all__ = [
+    "PrivacyAccountant", "import_opacus", "load_opacus_accountant", "solve_noise_multiplier",
+]
 
 HISTORY_KEY = "accountant_history"
 """The accountant's state inside a strategy state: rows ``(noise_multiplier, sample_rate,
 steps)`` in float64, Opacus' own ``history`` as a tensor (safetensors-ready)."""
 
 
-def load_opacus_accountant() -> type:
-    """Opacus' ``RDPAccountant`` class; a missing install is a usage error, not a crash."""
+def import_opacus() -> None:
+    """Import Opacus, or say how to install it (a usage error, not a crash).
+
+    Opacus calls ``logging.basicConfig`` when imported, which would print every NetworkFed
+    warning twice (the CLI has its own handler); the root handler it adds is removed.
+    """
+    root = logging.getLogger()
+    before = list(root.handlers)
     try:
-        from opacus.accountants import RDPAccountant
+        import opacus
+        import opacus.accountants.utils
+        import opacus.optimizers
+        import opacus.validators  # noqa: F401
     except ImportError as error:
         raise ConfigError("dp", "client", "Opacus installed for differential privacy: pip "
                           f"install 'networkfed[privacy]' ({error})") from None
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+
+
+def load_opacus_accountant() -> type:
+    """Opacus' ``RDPAccountant`` class (see :func:`import_opacus`)."""
+    import_opacus()
+    from opacus.accountants import RDPAccountant
+
     return RDPAccountant
 
 
@@ -50,7 +73,8 @@ class PrivacyAccountant:
 
     @property
     def rounds(self) -> int:
-        """Rounds composed so far (a resumed run counts those before the resume too)."""
+        """Steps composed so far — rounds for client-level DP, DP-SGD steps for a site — a
+        resumed run counting those before the resume too."""
         return int(sum(steps for _, _, steps in self._accountant.history))
 
     def step(self, noise_multiplier: float, sample_rate: float) -> None:
@@ -62,7 +86,9 @@ class PrivacyAccountant:
         """ε spent so far at :attr:`delta` (0 before any round)."""
         if not self._accountant.history:
             return 0.0
-        return float(self._accountant.get_epsilon(delta=self.delta))
+        with warnings.catch_warnings():  # an edge order still gives a valid upper bound
+            warnings.filterwarnings("ignore", message="Optimal order is the")
+            return float(self._accountant.get_epsilon(delta=self.delta))
 
     def state_dict(self) -> dict[str, Tensor]:
         history = [[float(s), float(q), float(n)] for s, q, n in self._accountant.history]
@@ -82,14 +108,15 @@ def solve_noise_multiplier(
 ) -> float:
     """The smallest noise multiplier whose ``rounds`` rounds at ``sample_rate`` stay within
     ``target_epsilon`` at ``delta`` (Opacus' ``get_noise_multiplier``, RDP accountant)."""
+    import_opacus()
+    from opacus.accountants.utils import get_noise_multiplier
+
     try:
-        from opacus.accountants.utils import get_noise_multiplier
-    except ImportError:
-        load_opacus_accountant()  # raises the usage error
-        raise
-    try:
-        sigma = get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,
-                                     sample_rate=sample_rate, steps=rounds, accountant="rdp")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Optimal order is the")
+            sigma = get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,
+                                         sample_rate=sample_rate, steps=rounds,
+                                         accountant="rdp")
     except ValueError as error:
         raise ConfigError("dp_epsilon (--dp-epsilon)", target_epsilon,
                           f"a budget some noise can meet in {rounds} rounds at δ={delta:g} "

@@ -79,6 +79,11 @@ class Strategy(ABC):
     ) -> dict[str, Tensor]:
         """Aggregate updates already sorted by ``site_id``; same dtypes as ``global_state``."""
 
+    def sites_trained(self, round_num: int, site_ids: Sequence[str]) -> None:
+        """The sites that trained this round, whether or not their update is accepted later
+        (sample-level DP accounts for every site that touched its data; no-op by default)."""
+        return None
+
     def privacy_spent(self) -> dict[str, Any]:
         """What differential privacy has spent after the last round (``epsilon``, ``delta``,
         ...); empty for a strategy without DP (:mod:`networkfed.privacy`)."""
