@@ -146,3 +146,15 @@ def _wait_for_saved_round(process: subprocess.Popen[bytes], run_dir: Path) -> in
         assert process.poll() is None, "the run ended before it could be killed"
         time.sleep(0.02)
     raise AssertionError("no round was saved in time")
+
+
+def test_privacy_page_shows_the_real_refusal(ai4i_csv: Path, tmp_path: Path) -> None:
+    # The "few sites need much noise" message on the Privacy page is the one a run prints
+    page = (Path(__file__).resolve().parents[2] / "docs" / "user-guide" / "privacy.md")
+    shown = next(line for line in page.read_text(encoding="utf-8").splitlines()
+                 if line.startswith("error: invalid value 1.0 for option 'dp_epsilon"))
+    result = _simulate("--dataset", "ai4i2020", "--data-path", str(ai4i_csv), "--model",
+                       "lstm", "--rounds", "10", *DP, "--dp-epsilon", "1", "--run-dir",
+                       str(tmp_path / "run"))
+    assert result.exit_code == 2
+    assert " ".join(result.output.split()) == shown

@@ -63,10 +63,11 @@ def test_the_update_leaves_out_buffers() -> None:
 
 def test_sent_state_is_clipped_and_keeps_dtypes_and_global_buffers() -> None:
     # Execute: a site's outgoing state under --dp-side client, no noise
-    sent = private_update(GLOBAL, _state(10.0, 1), clip=0.5, sd=0.0,
-                          generator=torch.Generator().manual_seed(0))
+    sent, clipped = private_update(GLOBAL, _state(10.0, 1), clip=0.5, sd=0.0,
+                                   generator=torch.Generator().manual_seed(0))
 
     # Assert
+    assert clipped
     assert update_norm(update_delta(GLOBAL, sent)) == pytest.approx(0.5, rel=1e-6)
     assert sent["bn.num_batches_tracked"].dtype == torch.int64
     assert torch.equal(sent["bn.num_batches_tracked"], GLOBAL["bn.num_batches_tracked"])
@@ -104,7 +105,7 @@ def test_client_side_shares_add_up_to_the_server_noise() -> None:
     sent = [
         SiteUpdate(f"s{i}", private_update(GLOBAL, _state(1e-6, i), config["dp_clip"],
                                            config["dp_noise_sd"],
-                                           torch.Generator().manual_seed(i)), 5)
+                                           torch.Generator().manual_seed(i))[0], 5)
         for i in range(k)
     ]
 

@@ -111,6 +111,10 @@ def simulate_command(
     dp_clip: Annotated[float | None, Opt(help="L2 bound of one site's update (client) or one "
                                          "example's gradient (sample).",
                                          rich_help_panel=DP)] = None,
+    dp_clip_quantile: Annotated[float | None, Opt(help="client: adaptive clipping, the clip "
+                                                  "follows this quantile of the update norms "
+                                                  "(--dp-clip is the first one).",
+                                                  rich_help_panel=DP)] = None,
     dp_noise: Annotated[float | None, Opt(help="Noise multiplier (noise SD = it x clip, over "
                                           "the sites for client).", rich_help_panel=DP)] = None,
     dp_epsilon: Annotated[float | None, Opt(help="Target ε for the whole run (the noise "
@@ -148,7 +152,8 @@ def simulate_command(
         "fedbn": fedbn, "fedper": fedper, "attack": attack, "attackers": attackers,
         "attack_options": parse_strategy_options(attack_option, "--attack-option", "sd=0.5"),
         "mlflow": mlflow, "dp": dp, "dp_side": dp_side, "dp_clip": dp_clip,
-        "dp_noise": dp_noise, "dp_epsilon": dp_epsilon, "dp_delta": dp_delta,
+        "dp_clip_quantile": dp_clip_quantile, "dp_noise": dp_noise, "dp_epsilon": dp_epsilon,
+        "dp_delta": dp_delta,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,

@@ -90,6 +90,9 @@ class RunConfig(BaseModel):
     dp_clip: float | None = Field(default=None, gt=0)
     """L2 bound of one site's update per round (``client``), of one example's gradient per
     step (``sample``)."""
+    dp_clip_quantile: float | None = Field(default=None, gt=0, lt=1)
+    """Client-level DP with adaptive clipping: ``dp_clip`` is then the first round's clip and
+    the clip follows this quantile of the sites' update norms (``None``: a fixed clip)."""
     dp_noise: float | None = Field(default=None, gt=0)
     """Noise multiplier: noise SD = dp_noise x dp_clip / sites aggregated (``client``), x
     dp_clip on each step's gradient sum (``sample``)."""

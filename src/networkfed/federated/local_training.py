@@ -272,22 +272,25 @@ class SiteTrainer:
                 mean_loss = self._train_dp_sgd(train, instructions, order, noise)
             else:
                 mean_loss = self._train_epochs(train, instructions, order)
-            state = self._outgoing(global_state, site_id, instructions)
-        metrics = {"train_loss": mean_loss, "learning_rate": self._learning_rate(round_num)}
+            state, extra = self._outgoing(global_state, site_id, instructions)
+        metrics = {"train_loss": mean_loss, "learning_rate": self._learning_rate(round_num),
+                   **extra}
         return SiteUpdate(site_id, state, num_examples=len(train), metrics=metrics)
 
     def _outgoing(
         self, global_state: Mapping[str, Tensor], site_id: str, instructions: FitInstructions
-    ) -> dict[str, Tensor]:
-        """The state to send, packed (a copy the server reads fast); under client-side DP
-        clipped and noised here, so the raw update never leaves the site."""
+    ) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """The state to send, packed (a copy the server reads fast), and extra metrics; under
+        client-side DP clipped and noised here, so the raw update never leaves the site (the
+        server only learns whether it had to be clipped)."""
         state: Mapping[str, Tensor] = self.model.state_dict()
-        if instructions.dp_clip > 0:
-            noise = torch.Generator().manual_seed(
-                site_seed(instructions.seed, site_id, instructions.round_num, "dp-noise"))
-            state = private_update(global_state, state, instructions.dp_clip,
-                                   instructions.dp_noise_sd, noise)
-        return pack_state(state)
+        if instructions.dp_clip <= 0:
+            return pack_state(state), {}
+        noise = torch.Generator().manual_seed(
+            site_seed(instructions.seed, site_id, instructions.round_num, "dp-noise"))
+        sent, clipped = private_update(global_state, state, instructions.dp_clip,
+                                       instructions.dp_noise_sd, noise)
+        return pack_state(sent), {"dp_clipped": float(clipped)}
 
     def _learning_rate(self, round_num: int) -> float:
         return round_learning_rate(self.training, round_num)

@@ -79,8 +79,9 @@ def apply_delta(global_state: Mapping[str, Tensor], delta: Mapping[str, Tensor]
 def private_update(
     global_state: Mapping[str, Tensor], state: Mapping[str, Tensor], clip: float, sd: float,
     generator: torch.Generator,
-) -> dict[str, Tensor]:
+) -> tuple[dict[str, Tensor], bool]:
     """What a site sends under ``--dp-side client``: its clipped update plus its share of the
-    noise, as a full state (the server never sees the raw update)."""
-    clipped, _ = clip_update(update_delta(global_state, state), clip)
-    return apply_delta(global_state, add_noise(clipped, sd, generator))
+    noise, as a full state (the server never sees the raw update), and whether clipping
+    changed it (what adaptive clipping counts)."""
+    clipped, norm = clip_update(update_delta(global_state, state), clip)
+    return apply_delta(global_state, add_noise(clipped, sd, generator)), norm > clip

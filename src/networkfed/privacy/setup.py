@@ -92,12 +92,19 @@ def _client_level(config: RunConfig, data: FederatedData, strategy: Strategy,
                               "a budget the sites can carry: "
                               + noise_explanation(config.dp_epsilon, sigma, sampled,
                                                   config.rounds))
+    if config.dp_clip_quantile is not None and sigma >= sampled / 10:
+        raise ConfigError("dp_clip_quantile (--dp-clip-quantile)", config.dp_clip_quantile,
+                          f"a fixed clip with {sampled} sites a round: adaptive clipping "
+                          f"spends part of the budget on counting clipped updates (noise SD "
+                          f"sites/20 = {sampled / 20:g}) and needs a noise multiplier below "
+                          f"sites/10 = {sampled / 10:g}, not {sigma:.2f}")
     _warn_batchnorm(config, module)
     logger.info("client-level DP: noise multiplier %.3f, clip %g, %d of %d sites a round, "
                 "delta %g", sigma, config.dp_clip, sampled, sites, config.dp_delta)
     return ClientLevelDP(strategy, clip=float(config.dp_clip or 0.0), noise_multiplier=sigma,
                          sample_rate=sample_rate, sampled_sites=sampled,
-                         delta=config.dp_delta, side=config.dp_side, seed=config.seed)
+                         delta=config.dp_delta, side=config.dp_side, seed=config.seed,
+                         target_quantile=config.dp_clip_quantile)
 
 
 def _sample_level(config: RunConfig, data: FederatedData, strategy: Strategy,
@@ -134,13 +141,16 @@ def _sample_level(config: RunConfig, data: FederatedData, strategy: Strategy,
 
 def _check_settings(config: RunConfig) -> None:
     """The ``dp_*`` options go together: a clip and exactly one of noise and ε, with ``dp``."""
-    given = [name for name in ("dp_clip", "dp_noise", "dp_epsilon")
+    given = [name for name in ("dp_clip", "dp_clip_quantile", "dp_noise", "dp_epsilon")
              if getattr(config, name) is not None]
     if config.dp is None:
         if given or config.dp_side != "server":
             flag = "--" + (given or ["dp_side"])[0].replace("_", "-")
             raise ConfigError("dp (--dp)", None, f"client or sample with {flag}")
         return
+    if config.dp == "sample" and config.dp_clip_quantile is not None:
+        raise ConfigError("dp_clip_quantile (--dp-clip-quantile)", config.dp_clip_quantile,
+                          "no adaptive clipping with --dp sample (it is for --dp client)")
     if config.dp == "sample" and config.dp_side != "server":
         raise ConfigError("dp_side (--dp-side)", config.dp_side,
                           "server (the default) with --dp sample: DP-SGD always runs at the "
