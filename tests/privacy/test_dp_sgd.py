@@ -98,7 +98,7 @@ def test_steps_per_epoch_counts_local_trainings_batches(n: int, batch: int) -> N
 # --- whole runs ---------------------------------------------------------------------------
 
 def _config(**changes: Any) -> RunConfig:
-    base = RunConfig(data=DataConfig(rows_per_site=300), model="lstm", rounds=3, local_epochs=1,
+    base = RunConfig(data=DataConfig(rows_per_site=200), model="lstm", rounds=2, local_epochs=1,
                      seed=4, workers=0, dp="sample", dp_clip=1.0, dp_noise=1.1)
     return base.model_copy(update=changes)
 
@@ -122,13 +122,13 @@ def test_per_site_epsilon_composes_every_step_and_survives_resume(tmp_path: Path
         run_federated(_config(), run_dir=tmp_path / "cut", progress=StopAt(2))
     resumed = run_federated(_config(), run_dir=tmp_path / "cut", resume=True)
 
-    # Assert: each site's ε is Opacus' for its own steps (3 rounds x its batches at its rate)
+    # Assert: each site's ε is Opacus' for its own steps (2 rounds x its batches at its rate)
     privacy, batch = whole.privacy, int(training_config("lstm")["batch_size"])
     sizes = _train_sizes(tmp_path / "whole")
     assert set(privacy["per_site_epsilon"]) == set(sizes)
     for site, n in sizes.items():
         accountant = RDPAccountant()
-        for _ in range(3 * steps_per_epoch(n, batch)):
+        for _ in range(2 * steps_per_epoch(n, batch)):
             accountant.step(noise_multiplier=1.1, sample_rate=batch / n)
         assert privacy["per_site_epsilon"][site] == pytest.approx(
             accountant.get_epsilon(delta=1e-5), rel=1e-9)
@@ -138,7 +138,7 @@ def test_per_site_epsilon_composes_every_step_and_survives_resume(tmp_path: Path
     assert metric_values(cut) == metric_values(
         json.loads((tmp_path / "whole" / "summary.json").read_text()))
     # the checkpoints hold the federation's own LSTM: predict / export rebuild it
-    model, _ = ModelManager(tmp_path / "whole" / "checkpoints").get_snapshot("global", 3)
+    model, _ = ModelManager(tmp_path / "whole" / "checkpoints").get_snapshot("global", 2)
     assert any(key.startswith("lstm.weight_ih_l0") for key in model)
 
 

@@ -59,7 +59,7 @@ def _rows(run_dir: Path) -> list[dict]:
 def test_flower_engine_gives_the_in_process_dp_run(tmp_path: Path) -> None:
     # Prepare: client-side DP, so the clip and noise travel to Flower's sites in the round's
     # instructions (server-side DP is the same wrapper object on both engines)
-    config = RunConfig(data=DataConfig(rows_per_site=400), rounds=2, local_epochs=1, seed=9,
+    config = RunConfig(data=DataConfig(rows_per_site=200), rounds=2, local_epochs=1, seed=9,
                        workers=0, model="lstm", dp="client", dp_clip=0.5, dp_noise=0.8,
                        dp_side="client")
 
