@@ -76,7 +76,7 @@ def test_resume_restores_the_moved_clip() -> None:
 
 
 def test_too_few_sites_for_adaptive_clipping_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="sites/10 = 0.3"):
+    with pytest.raises(ConfigError, match=r"sites/10 = 0\.3"):
         make_run(tmp_path / "run", dp="client", dp_clip=1.0, dp_noise=0.5,
                  dp_clip_quantile=0.5)
     assert not (tmp_path / "run").exists()
