@@ -118,8 +118,9 @@ class RunConfig(BaseModel):
     def _tree_settings(self) -> RunConfig:
         from networkfed.trees.config import check_tree_settings
 
-        # Frozen: a default strategy becomes xgb-bagging for xgboost, before anyone reads it.
-        object.__setattr__(self, "strategy", check_tree_settings(self))
+        # Frozen: xgboost's own defaults (strategy, class weighting), before anyone reads them.
+        for key, value in check_tree_settings(self).items():
+            object.__setattr__(self, key, value)
         return self
 
     @model_validator(mode="after")

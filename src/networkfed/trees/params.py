@@ -85,3 +85,22 @@ def booster_params(
         "colsample_bytree": float(hparams["colsample_bytree"]),
         "reg_lambda": float(hparams["reg_lambda"]),
     }
+
+
+def describe_xgboost() -> dict[str, Any]:
+    """The ``networkfed models`` entry of xgboost (a booster has no fixed parameter count:
+    bagging adds sites x local rounds trees a round)."""
+    return {
+        "model": "xgboost",
+        "class": "xgboost.Booster",
+        "parameters": None,
+        "sequence_length": 1,
+        "default_config": {"objective": "binary:logistic", "tree_method": "hist",
+                           "nthread": 1, "base_score": 0.5, **XGBOOST_DEFAULTS},
+        "training_config": {
+            "strategy": "xgb-bagging (or xgb-cyclic)",
+            "local_boosting_rounds": "local_epochs",
+            "scale_pos_weight": "negatives / positives summed over sites (class_weighting)",
+            "bagging_eta": "eta / number of sites",
+        },
+    }
