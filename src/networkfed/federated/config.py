@@ -27,9 +27,10 @@ StrategyName = Literal[
     "krum",
     "multikrum",
     "bulyan",
-    "xgb-bagging",
-    "xgb-cyclic",
 ]
+
+TreeStrategyName = Literal["xgb-bagging", "xgb-cyclic"]
+"""Federated XGBoost's algorithms (:mod:`networkfed.trees`): trees, not tensors, are merged."""
 
 AttackName = Literal[
     "sign-flip", "gaussian", "scaling", "alie", "ipm", "label-flip", "nan", "stale"
@@ -54,7 +55,7 @@ class RunConfig(BaseModel):
     """Overrides of the model's tuned hyperparameters and training config (e.g. from tune)."""
     rounds: int = Field(default=10, ge=1)
     local_epochs: int = Field(default=3, ge=1)
-    strategy: StrategyName = "fedavg"
+    strategy: StrategyName | TreeStrategyName = "fedavg"
     strategy_options: dict[str, float | int] = Field(default_factory=dict)
     fraction_fit: float = Field(default=1.0, gt=0, le=1)
     min_fit_clients: int = Field(default=3, ge=1)

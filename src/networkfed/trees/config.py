@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from networkfed.trees import TREE_STRATEGIES, is_tree_model
+from networkfed.trees.params import TREE_LOCAL_ROUNDS
 
 if TYPE_CHECKING:
     from networkfed.federated.config import RunConfig
@@ -22,9 +23,10 @@ beat ``sqrt`` and ``balanced`` in every tree setting tried (docs/user-guide/mode
 _VALID = ", ".join(repr(name) for name in TREE_STRATEGIES)
 
 
-def check_tree_settings(config: RunConfig) -> dict[str, str]:
+def check_tree_settings(config: RunConfig) -> dict[str, str | int]:
     """Settings xgboost fills in where none were given (strategy ``xgb-bagging``, its own
-    class weighting); raises ``ValueError`` for a setting that does not apply to the model."""
+    class weighting and local boosting rounds); raises ``ValueError`` for a setting that does
+    not apply to the model."""
     if not is_tree_model(config.model):
         if config.strategy in TREE_STRATEGIES:
             raise ValueError(f"strategy {config.strategy!r} federates xgboost trees: use it with "
@@ -52,4 +54,6 @@ def check_tree_settings(config: RunConfig) -> dict[str, str]:
             raise ValueError(f"{name} does not apply to model 'xgboost': {why}")
     weighting = (config.class_weighting if "class_weighting" in config.model_fields_set
                  else TREE_CLASS_WEIGHTING)
-    return {"strategy": strategy, "class_weighting": weighting}
+    given = config.model_fields_set
+    return {"strategy": strategy, "class_weighting": weighting,
+            "local_epochs": config.local_epochs if "local_epochs" in given else TREE_LOCAL_ROUNDS}
