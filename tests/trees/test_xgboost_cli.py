@@ -163,3 +163,16 @@ def test_resume_after_kill_9_ends_like_an_uninterrupted_run(tmp_path: Path) -> N
     summaries = [json.loads((d / "summary.json").read_text()) for d in (whole, cut)]
     assert metric_values(summaries[1]) == metric_values(summaries[0])
     assert (cut / "metrics.jsonl").read_text() == (whole / "metrics.jsonl").read_text()
+
+
+def test_history_lists_the_saved_boosters_and_restore_points_to_export(ai4i_run: Path) -> None:
+    listed = _invoke("history", str(ai4i_run), "--json")
+    restored = _invoke("restore", str(ai4i_run), "--round", "1", "--out", "m.safetensors")
+
+    assert listed.exit_code == 0, listed.output
+    rounds = json.loads(listed.output)
+    assert [r["round"] for r in rounds] == [0, 1, 2, 3]
+    summary = json.loads((ai4i_run / "summary.json").read_text())
+    assert rounds[-1]["metrics"]["f1"] == summary["final"]["f1"]
+    assert [r["round"] for r in rounds if r["best"]] == [summary["best_round"]]
+    assert restored.exit_code == 2 and "--format json" in restored.output
