@@ -46,16 +46,21 @@ def initial_booster(num_features: int, params: dict[str, Any]) -> bytes:
 
 
 def boost(
-    model: bytes, params: dict[str, Any], x: np.ndarray, y: np.ndarray, rounds: int
+    model: bytes | Any, params: dict[str, Any], x: np.ndarray, y: np.ndarray, rounds: int
 ) -> tuple[bytes, bytes, float]:
-    """Add ``rounds`` trees to ``model`` on ``(x, y)``.
+    """Add ``rounds`` trees to ``model`` (JSON bytes, or a loaded booster, which is copied
+    and left as it is) on ``(x, y)``.
 
     Returns the whole new booster, only the new trees (what a bagging site sends) and the
     mean log-loss of the whole booster on these rows after boosting.
     """
     lib = xgb()
     data = lib.DMatrix(x, label=y, nthread=1)
-    booster = load_booster(model, params)
+    if isinstance(model, bytes):
+        booster = load_booster(model, params)
+    else:  # a binary copy: far cheaper than parsing a large booster's JSON again per site
+        booster = model.copy()
+        booster.set_param(params)
     start = booster.num_boosted_rounds()
     for iteration in range(start, start + rounds):
         booster.update(data, iteration)
@@ -65,32 +70,35 @@ def boost(
     return bytes(booster.save_raw("json")), bytes(new.save_raw("json")), loss
 
 
-def append_trees(model: bytes, new: bytes) -> bytes:
-    """``model`` with every tree of ``new`` appended, one boosting iteration per tree.
+def append_trees(model: bytes, *new: bytes) -> bytes:
+    """``model`` with every tree of each of ``new`` appended (in order), one boosting
+    iteration per tree; the large global booster is parsed and written once per round.
 
     Flower's ``aggregate_bagging`` appends ``num_parallel_tree`` trees per site (one), which
     drops all but the first tree of a site that boosted several local rounds; this appends
     all of them (with one local round it gives the same bytes' model as Flower's).
     """
-    base, extra = json.loads(model), json.loads(new)
+    base = json.loads(model)
     target = base["learner"]["gradient_booster"]["model"]
-    added = extra["learner"]["gradient_booster"]["model"]["trees"]
     count = int(target["gbtree_model_param"]["num_trees"])
-    for offset, tree in enumerate(added):
-        tree["id"] = count + offset
-        target["trees"].append(tree)
-        target["tree_info"].append(0)
-        target["iteration_indptr"].append(target["iteration_indptr"][-1] + 1)
-    target["gbtree_model_param"]["num_trees"] = str(count + len(added))
+    for trees in new:
+        for tree in json.loads(trees)["learner"]["gradient_booster"]["model"]["trees"]:
+            tree["id"] = count
+            target["trees"].append(tree)
+            target["tree_info"].append(0)
+            target["iteration_indptr"].append(target["iteration_indptr"][-1] + 1)
+            count += 1
+    target["gbtree_model_param"]["num_trees"] = str(count)
     return json.dumps(base).encode("utf-8")
 
 
-def predict_probability(model: bytes, x: np.ndarray) -> np.ndarray:
-    """Failure probabilities ``(n,)`` as ``float64``, on one thread."""
+def predict_probability(model: bytes | Any, x: np.ndarray) -> np.ndarray:
+    """Failure probabilities ``(n,)`` as ``float64``, on one thread; ``model`` is JSON bytes
+    or a loaded booster (parsing a large booster's JSON once per evaluation, not per split)."""
     if len(x) == 0:
         return np.empty(0)
     lib = xgb()
-    booster = load_booster(model, {"nthread": 1})
+    booster = load_booster(model, {"nthread": 1}) if isinstance(model, bytes) else model
     return booster.predict(lib.DMatrix(x, nthread=1)).astype(np.float64)
 
 

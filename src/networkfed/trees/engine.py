@@ -27,7 +27,13 @@ from networkfed.federated.health import health_check
 from networkfed.federated.results import BaselineResults, RoundResult, RunResult
 from networkfed.federated.sampling import sample_sites, simulate_dropouts
 from networkfed.federated.types import SiteUpdate
-from networkfed.trees.booster import append_trees, boost, initial_booster, predict_probability
+from networkfed.trees.booster import (
+    append_trees,
+    boost,
+    initial_booster,
+    load_booster,
+    predict_probability,
+)
 from networkfed.trees.features import tree_features
 from networkfed.trees.params import booster_params, scale_pos_weight
 
@@ -147,14 +153,16 @@ class TreeEngine:
     ) -> tuple[bytes, dict[str, dict[str, float]]]:
         """The next global booster from the online sites, and their training metrics."""
         metrics: dict[str, dict[str, float]] = {}
-        merged = self.model
+        start = load_booster(self.model)  # parsed once; every site boosts from a copy
+        whole, sent = self.model, []
         for site in online:  # sorted by the sampler: the appended order never depends on timing
             x, y = self.rows[site]["train"]
             params = self._params(round_num, self.data.site_ids.index(site))
-            whole, new, loss = boost(self.model, params, x, y, self.config.local_epochs)
-            merged = append_trees(merged, new) if self.config.strategy == "xgb-bagging" else whole
+            whole, new, loss = boost(start, params, x, y, self.config.local_epochs)
+            sent.append(new)
             metrics[site] = {"train_loss": loss, "learning_rate": float(params["eta"])}
             self.callbacks.on_site_trained(round_num, SiteUpdate(site, {}, len(y), metrics[site]))
+        merged = append_trees(self.model, *sent) if self.config.strategy == "xgb-bagging" else whole
         return merged, metrics
 
     def _params(self, round_num: int, site_index: int) -> dict[str, Any]:
@@ -175,12 +183,13 @@ class TreeEngine:
     ) -> tuple[dict[str, SplitPredictions], dict[str, SplitPredictions]]:
         """Validation and test predictions of ``model`` on ``sites`` (default: all)."""
         chosen = self.data.site_ids if sites is None else list(sites)
+        booster = load_booster(model, {"nthread": 1})
         split = {"val": {}, "test": {}}  # type: dict[str, dict[str, SplitPredictions]]
         for site in chosen:
             for name in ("val", "test"):
                 x, y = self.rows[site][name]
                 split[name][site] = SplitPredictions(y.astype(np.int64),
-                                                     predict_probability(model, x))
+                                                     predict_probability(booster, x))
         return split["val"], split["test"]
 
     def _evaluate(self, model: bytes) -> Evaluation:
