@@ -176,3 +176,26 @@ def test_history_lists_the_saved_boosters_and_restore_points_to_export(ai4i_run:
     assert rounds[-1]["metrics"]["f1"] == summary["final"]["f1"]
     assert [r["round"] for r in rounds if r["best"]] == [summary["best_round"]]
     assert restored.exit_code == 2 and "--format json" in restored.output
+
+
+def test_tune_searches_tree_settings_and_simulate_runs_the_best(tmp_path: Path) -> None:
+    # Execute: a short study on the tiny sites, then a run with its best settings
+    study = tmp_path / "study"
+    tuned = _invoke("tune", "--model", "xgboost", "--trials", "3", "--rounds", "2",
+                    "--rows-per-site", str(TINY_ROWS), "--study-dir", str(study), "--quiet")
+    best = json.loads((study / "best_hyperparameters.json").read_text())
+    ran = _invoke("simulate", "--hparams", str(study / "best_hyperparameters.json"),
+                  "--rows-per-site", str(TINY_ROWS), "--rounds", "2", "--quiet",
+                  "--run-dir", str(tmp_path / "run"))
+    refused = _invoke("tune", "--model", "xgboost", "--strategy", "fedprox", "--trials", "1",
+                      "--study-dir", str(tmp_path / "other"))
+
+    # Assert
+    assert tuned.exit_code == 0, tuned.output
+    assert best["strategy"] == "xgb-bagging"
+    assert set(best["hparams"]) == {"max_depth", "eta", "min_child_weight", "subsample"}
+    assert ran.exit_code == 0, ran.output
+    saved = (tmp_path / "run" / "config.toml").read_text()
+    assert f"max_depth = {best['hparams']['max_depth']}" in saved
+    assert f"local_epochs = {best['local_epochs']}" in saved
+    assert refused.exit_code == 2 and "'xgb-bagging', 'xgb-cyclic'" in refused.output

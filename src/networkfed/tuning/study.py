@@ -30,7 +30,13 @@ from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data.config import DataConfig
 from networkfed.data.types import FederatedData
 from networkfed.federated.callbacks import Callback
-from networkfed.federated.config import StrategyName, runnable_model, with_model_window
+from networkfed.federated.config import (
+    RunConfig,
+    StrategyName,
+    TreeStrategyName,
+    runnable_model,
+    with_model_window,
+)
 from networkfed.tuning.objective import FAIL_REASON_ATTR, make_objective
 from networkfed.tuning.search_space import TUNABLE_MODELS
 
@@ -54,7 +60,8 @@ class StudySettings(BaseModel):
     model: ModelType = ModelType.LSTM
     data: DataConfig = DataConfig()
     rounds: int = Field(default=5, ge=1)
-    strategy: StrategyName = "fedavg"
+    strategy: StrategyName | TreeStrategyName = "fedavg"
+    """The strategy whose options are tuned (xgboost: ``xgb-bagging`` unless given)."""
     seed: int = 42
     pruning: bool = True
     min_fit_clients: int = Field(default=3, ge=1)
@@ -69,6 +76,16 @@ class StudySettings(BaseModel):
         if parsed not in TUNABLE_MODELS:
             raise ValueError(f"model {parsed.value!r} has no search space")
         return parsed
+
+    @model_validator(mode="after")
+    def _tree_strategy(self) -> StudySettings:
+        from networkfed.trees.config import check_tree_settings
+
+        given = {key: getattr(self, key) for key in ("strategy",) if key in self.model_fields_set}
+        checked = RunConfig(model=self.model, **given)  # refuses what does not fit the model
+        object.__setattr__(self, "strategy", check_tree_settings(checked).get(
+            "strategy", self.strategy))
+        return self
 
     @model_validator(mode="after")
     def _model_window(self) -> StudySettings:
