@@ -113,3 +113,16 @@ def test_a_site_without_a_failure_in_its_training_rows_still_trains() -> None:
     assert site_id in result.last.trained
     # it learned "no failure": below the untrained booster's log-loss, ln 2
     assert result.last.train_metrics[site_id]["train_loss"] < math.log(2) - 0.2
+
+
+def test_the_mlflow_model_folder_of_a_tree_run_predicts_like_the_run(tmp_path: Path) -> None:
+    from networkfed.monitoring.tracking import model_folder
+    from networkfed.serving.checkpoint import load_served_model
+
+    run_federated(_config(), tiny_data(), run_dir=tmp_path / "run")
+
+    assert model_folder(tmp_path / "run", tmp_path / "copy")
+    copied, original = load_served_model(tmp_path / "copy"), load_served_model(tmp_path / "run")
+    assert (copied.round_num, copied.threshold) == (original.round_num, original.threshold)
+    x = tiny_data().sites[tiny_data().site_ids[0]].test.x
+    assert (copied.predict_proba(x) == original.predict_proba(x)).all()

@@ -121,8 +121,3 @@ def run_trees(setup: TreeSetup) -> RunResult:
     if setup.snapshot is not None:
         engine.restore(setup.snapshot)
     return engine.run()
-
-
-def read_meta(run_dir: Path, round_num: int | None = None) -> dict[str, Any]:
-    """A saved round's metadata (for readers that need no booster)."""
-    return read_round(run_dir, round_num)[2]
