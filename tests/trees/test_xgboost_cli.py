@@ -178,6 +178,7 @@ def test_history_lists_the_saved_boosters_and_restore_points_to_export(ai4i_run:
     assert restored.exit_code == 2 and "--format json" in restored.output
 
 
+@pytest.mark.slow
 def test_tune_searches_tree_settings_and_simulate_runs_the_best(tmp_path: Path) -> None:
     # Execute: a short study on the tiny sites, then a run with its best settings
     study = tmp_path / "study"

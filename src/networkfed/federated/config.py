@@ -119,7 +119,8 @@ class RunConfig(BaseModel):
     def _tree_settings(self) -> RunConfig:
         from networkfed.trees.config import check_tree_settings
 
-        # Frozen: xgboost's own defaults (strategy, class weighting), before anyone reads them.
+        # Frozen: xgboost's own defaults (strategy, class weighting, local rounds) where none
+        # were given, set before anyone reads them; settings trees cannot use are refused.
         for key, value in check_tree_settings(self).items():
             object.__setattr__(self, key, value)
         return self

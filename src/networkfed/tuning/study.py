@@ -79,12 +79,10 @@ class StudySettings(BaseModel):
 
     @model_validator(mode="after")
     def _tree_strategy(self) -> StudySettings:
-        from networkfed.trees.config import check_tree_settings
-
-        given = {key: getattr(self, key) for key in ("strategy",) if key in self.model_fields_set}
-        checked = RunConfig(model=self.model, **given)  # refuses what does not fit the model
-        object.__setattr__(self, "strategy", check_tree_settings(checked).get(
-            "strategy", self.strategy))
+        # A run's own check: refuses a strategy that does not fit the model, and gives
+        # xgboost xgb-bagging when no strategy was given.
+        given = {"strategy": self.strategy} if "strategy" in self.model_fields_set else {}
+        object.__setattr__(self, "strategy", RunConfig(model=self.model, **given).strategy)
         return self
 
     @model_validator(mode="after")
