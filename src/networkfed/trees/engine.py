@@ -27,22 +27,14 @@ from networkfed.federated.health import health_check
 from networkfed.federated.results import BaselineResults, RoundResult, RunResult
 from networkfed.federated.sampling import sample_sites, simulate_dropouts
 from networkfed.federated.types import SiteUpdate
-from networkfed.trees.booster import (
-    append_trees,
-    boost,
-    initial_booster,
-    load_booster,
-    predict_probability,
-)
+from networkfed.trees.booster import append_trees, boost, initial_booster
 from networkfed.trees.features import tree_features
 from networkfed.trees.params import booster_params, scale_pos_weight
+from networkfed.trees.sites import LocalSites, SiteRows, TreeSites
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SiteRows", "TreeEngine", "site_rows"]
-
-SiteRows = dict[str, tuple[np.ndarray, np.ndarray]]
-"""Split name -> (tree features, labels) of one site."""
+__all__ = ["TreeEngine", "site_rows"]
 
 
 def site_rows(data: FederatedData) -> dict[str, SiteRows]:
@@ -78,9 +70,12 @@ class TreeEngine:
         hparams: Mapping[str, float | int],
         model: bytes | None,
         callbacks: Sequence[Callback] = (),
+        sites: TreeSites | None = None,
     ) -> None:
         self.config, self.data, self.hparams = config, data, dict(hparams)
         self.rows = site_rows(data)
+        self.sites: TreeSites = sites if sites is not None else LocalSites(self.rows)
+        """Where site work runs (here, or Flower nodes); baselines always run here."""
         self.pos_weight = scale_pos_weight([r["train"][1] for r in self.rows.values()],
                                            config.class_weighting)
         self.num_features = next(iter(self.rows.values()))["train"][0].shape[1]
@@ -152,17 +147,16 @@ class TreeEngine:
         self, round_num: int, online: Sequence[str]
     ) -> tuple[bytes, dict[str, dict[str, float]]]:
         """The next global booster from the online sites, and their training metrics."""
+        work = [(site, self._params(round_num, self.data.site_ids.index(site)))
+                for site in online]  # sorted by the sampler: the order never depends on timing
+        done = self.sites.boost(self.model, work, self.config.local_epochs)
         metrics: dict[str, dict[str, float]] = {}
-        start = load_booster(self.model)  # parsed once; every site boosts from a copy
-        whole, sent = self.model, []
-        for site in online:  # sorted by the sampler: the appended order never depends on timing
-            x, y = self.rows[site]["train"]
-            params = self._params(round_num, self.data.site_ids.index(site))
-            whole, new, loss = boost(start, params, x, y, self.config.local_epochs)
-            sent.append(new)
-            metrics[site] = {"train_loss": loss, "learning_rate": float(params["eta"])}
-            self.callbacks.on_site_trained(round_num, SiteUpdate(site, {}, len(y), metrics[site]))
-        merged = append_trees(self.model, *sent) if self.config.strategy == "xgb-bagging" else whole
+        for (site, params), result in zip(work, done, strict=True):
+            metrics[site] = {"train_loss": result.train_loss, "learning_rate": float(params["eta"])}
+            self.callbacks.on_site_trained(round_num, SiteUpdate(site, {}, result.num_examples,
+                                                                 metrics[site]))
+        merged = (append_trees(self.model, *(result.new for result in done))
+                  if self.config.strategy == "xgb-bagging" else done[-1].whole)
         return merged, metrics
 
     def _params(self, round_num: int, site_index: int) -> dict[str, Any]:
@@ -179,18 +173,14 @@ class TreeEngine:
 
     # --- evaluation ----------------------------------------------------------------------------
     def predictions(
-        self, model: bytes, sites: Sequence[str] | None = None
+        self, model: bytes, sites: Sequence[str] | None = None, *, local: bool = False
     ) -> tuple[dict[str, SplitPredictions], dict[str, SplitPredictions]]:
-        """Validation and test predictions of ``model`` on ``sites`` (default: all)."""
+        """Validation and test predictions of ``model`` on ``sites`` (default: all), by the
+        sites (``local``: here, as for the baselines)."""
         chosen = self.data.site_ids if sites is None else list(sites)
-        booster = load_booster(model, {"nthread": 1})
-        split = {"val": {}, "test": {}}  # type: dict[str, dict[str, SplitPredictions]]
-        for site in chosen:
-            for name in ("val", "test"):
-                x, y = self.rows[site][name]
-                split[name][site] = SplitPredictions(y.astype(np.int64),
-                                                     predict_probability(booster, x))
-        return split["val"], split["test"]
+        worker = LocalSites(self.rows) if local else self.sites
+        found = worker.predict(model, chosen)
+        return ({s: found[s]["val"] for s in chosen}, {s: found[s]["test"] for s in chosen})
 
     def _evaluate(self, model: bytes) -> Evaluation:
         return evaluate_predictions(*self.predictions(model))
@@ -209,7 +199,7 @@ class TreeEngine:
         pooled_y = np.concatenate([self.rows[s]["train"][1] for s in site_ids])
         centralized_model = boost(empty, params, pooled_x, pooled_y, rounds)[0]
         self.callbacks.on_baseline_trained(1)
-        centralized = self._evaluate(centralized_model)
+        centralized = evaluate_predictions(*self.predictions(centralized_model, local=True))
         val: dict[str, SplitPredictions] = {}
         test: dict[str, SplitPredictions] = {}
         for done, site in enumerate(site_ids, start=2):
@@ -217,7 +207,7 @@ class TreeEngine:
             own = booster_params(self.hparams, seed=self.config.seed,
                                  pos_weight=scale_pos_weight([y], self.config.class_weighting))
             local_model = boost(empty, own, x, y, rounds)[0]
-            site_val, site_test = self.predictions(local_model, [site])
+            site_val, site_test = self.predictions(local_model, [site], local=True)
             val.update(site_val)
             test.update(site_test)
             self.callbacks.on_baseline_trained(done)
