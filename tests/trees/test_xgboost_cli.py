@@ -37,7 +37,6 @@ def _invoke(*args: str) -> Any:
     (["--attack", "gaussian", "--attackers", "1"], "attack"),
     (["--feature-bins", "4"], "feature_bins"),
     (["--strategy-option", "proximal_mu=0.1"], "strategy_options"),
-    (["--engine", "flower"], "engine"),
 ])
 def test_options_that_do_not_apply_to_trees_exit_2_naming_them(
     tmp_path: Path, flags: list[str], named: str

@@ -44,8 +44,6 @@ def check_tree_settings(config: RunConfig) -> dict[str, str | int]:
          "the simulated attacks change tensor updates, not trees"),
         ("strategy_options", bool(config.strategy_options),
          f"{_VALID} take no strategy options (tree settings go in hparams)"),
-        ("engine", config.engine != "inprocess",
-         "the Flower App does not run xgboost yet: use engine 'inprocess'"),
         ("data.feature_bins", config.data.feature_bins > 0,
          "trees find their own split points: set feature_bins to 0"),
     ]

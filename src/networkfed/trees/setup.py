@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from networkfed.core.errors import CheckpointError
+from networkfed.core.errors import CheckpointError, ConfigError
 from networkfed.data.types import FederatedData
 from networkfed.federated.callbacks import Callback, EngineView
 from networkfed.federated.config import RunConfig
@@ -116,7 +116,15 @@ def compose_trees(
 
 
 def run_trees(setup: TreeSetup) -> RunResult:
-    """The engine function of a tree run (in this process)."""
+    """The engine function of a tree run: in this process, or on Flower's simulation engine
+    (``engine='flower'``)."""
+    if setup.config.engine == "flower":
+        try:
+            from networkfed.flower.trees import simulate_trees
+        except ImportError as error:
+            raise ConfigError("engine", "flower", "'inprocess', or install Flower: pip install "
+                              f"'networkfed[flower]' ({error})") from None
+        return simulate_trees(setup)
     engine = TreeEngine(setup.config, setup.data, setup.hparams, setup.model, setup.callbacks)
     if setup.snapshot is not None:
         engine.restore(setup.snapshot)
