@@ -126,3 +126,12 @@ def test_the_mlflow_model_folder_of_a_tree_run_predicts_like_the_run(tmp_path: P
     assert (copied.round_num, copied.threshold) == (original.round_num, original.threshold)
     x = tiny_data().sites[tiny_data().site_ids[0]].test.x
     assert (copied.predict_proba(x) == original.predict_proba(x)).all()
+
+
+def test_a_flower_deployment_refuses_xgboost_naming_what_runs_it() -> None:
+    from networkfed.core.errors import ConfigError
+    from networkfed.flower.engine import serving
+
+    config = _config(engine="flower")
+    with serving(object()), pytest.raises(ConfigError, match="Flower deployment"):  # type: ignore[arg-type]
+        run_federated(config, tiny_data())
