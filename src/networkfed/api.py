@@ -45,7 +45,8 @@ from networkfed.monitoring.run_folder import (
 )
 from networkfed.monitoring.run_writer import load_run_config, read_resume_state
 from networkfed.monitoring.tracking import MlflowCallback, tracking_store
-from networkfed.privacy.setup import privatize
+from networkfed.privacy.setup import privatize, refuse_dp
+from networkfed.trees import is_tree_model
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,16 @@ def run_federated(
     snapshot = _resume_point(folder, config) if resume else None
     if resume and folder is not None:
         _check_fingerprint(folder, data)
-    setup = _compose(config, data, folder, list(callbacks), progress, snapshot, resume)
+    if is_tree_model(config.model):  # trees: their own composition and round loop
+        from networkfed.trees.setup import compose_trees, run_trees
+
+        refuse_dp(config, f"{config.model} is a tree ensemble: no update vector to clip, no "
+                  "per-example gradients")
+        _check_sites(config, data)
+        setup: Any = compose_trees(config, data, folder, list(callbacks), progress, snapshot)
+        run_engine = run_trees
+    else:
+        setup = _compose(config, data, folder, list(callbacks), progress, snapshot, resume)
     folder_writer = setup.extras.get("run_folder")
     try:
         result = run_engine(setup)

@@ -71,6 +71,8 @@ def test_cli_prints_epsilon_per_round(tmp_path: Path) -> None:
     (["--dp-noise", "1", "--strategy", "krum"], "krum looks at individual updates"),
     (["--dp-noise", "1", "--strategy", "fedmedian"], "fedmedian looks at individual"),
     (["--dp-noise", "1", "--dp-epsilon", "2"], "exactly one"),
+    (["--dp-noise", "1", "--model", "xgboost"], "tree ensemble"),
+    (["--dp-epsilon", "4", "--model", "xgboost"], "tree ensemble"),
     ([], "exactly one"),
     (["--dp-epsilon", "1"], "target ε 1 needs noise multiplier"),
 ])

@@ -30,7 +30,7 @@ from networkfed.privacy.sample_dp import SampleLevelDP
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["dp_strategies", "noise_explanation", "privatize"]
+__all__ = ["dp_strategies", "noise_explanation", "privatize", "refuse_dp"]
 
 
 def dp_strategies() -> list[str]:
@@ -56,6 +56,17 @@ def privatize(
     if config.dp == "sample":
         return _sample_level(config, data, strategy, module, int(training["batch_size"]))
     return _client_level(config, data, strategy, module)
+
+
+def refuse_dp(config: RunConfig, why: str) -> None:
+    """For a model DP cannot apply to (e.g. a tree ensemble): any ``dp_*`` setting is refused
+    before anything is written, rather than the run going ahead without privacy."""
+    given = config.dp is not None or any(
+        getattr(config, name) is not None
+        for name in ("dp_clip", "dp_clip_quantile", "dp_noise", "dp_epsilon"))
+    if given:
+        raise ConfigError("dp (--dp)", config.dp or "client",
+                          f"a torch network model for differential privacy ({why})")
 
 
 def noise_explanation(epsilon: float | None, sigma: float, sampled: int, rounds: int) -> str:
