@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -24,6 +24,10 @@ from networkfed.cli.run_config import build_run_config, read_config_file, split_
 from networkfed.cli.typer_app import App
 from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data.config import EXAMPLE_SITES
+
+if TYPE_CHECKING:
+    from networkfed.federated.config import RunConfig
+    from networkfed.flower.secagg_settings import SecAggSettings
 
 flower_app = App(
     help="Run NetworkFed on Flower: certificates and a local SuperLink/SuperNode deployment.",
@@ -86,6 +90,13 @@ def up_command(
     run_dir: Annotated[Path | None, Opt(help="Run folder [default: DIR/run].")] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue the run in --run-dir.")] = False,
     round_timeout: Annotated[float, Opt(help="Seconds a round waits for replies.")] = 600.0,
+    secagg: Annotated[bool, Opt("--secagg", help="Secure aggregation (SecAgg+): the server "
+                                "learns only the sum of the sites' updates.")] = False,
+    secagg_shares: Annotated[int, Opt(help="SecAgg+: shares of each site's secrets "
+                                      "(0 = every site).")] = 0,
+    secagg_threshold: Annotated[int, Opt(help="SecAgg+: shares needed to rebuild a secret; "
+                                         "sites may drop out down to it (0 = a majority)."
+                                         )] = 0,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="Do not echo the run's log.")] = False,
 ) -> None:
     """Run a secured Flower deployment here (TLS, SuperNode authentication): SuperLink, one
@@ -103,15 +114,34 @@ def up_command(
                   "split": split}
     config = build_run_config(base, flags, data_flags)
     nodes = node_configs(config, _site_paths(site))
+    secure = _secure_settings(config, len(nodes), secagg, secagg_shares, secagg_threshold)
     echo = None if quiet else (lambda line: console.print(Text.from_ansi(line)))
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # stop the daemons on `kill`, too
     outcome = deploy_locally(config, folder, nodes,
-                             DeployOptions(round_timeout=round_timeout, resume=resume), echo=echo)
+                             DeployOptions(round_timeout=round_timeout, resume=resume,
+                                           secagg=secure), echo=echo)
     if not outcome.ok:
         raise TrainingError(f"the Flower run ended with status {outcome.status}; see "
                             f"{outcome.log_path} and the logs beside it")
     console.print(f"Run folder: {config.run_dir}\nReport:     {config.run_dir}/report.html\n"
                   f"Logs:       {folder / 'logs'}", highlight=False, soft_wrap=True)
+
+
+def _secure_settings(
+    config: RunConfig, num_sites: int, secagg: bool, shares: int, threshold: int
+) -> SecAggSettings | None:
+    """SecAgg+ settings, refused (exit 2) before anything is written if the run cannot use
+    them; ``--secagg-*`` without ``--secagg`` is a mistake worth a message, too."""
+    from networkfed.flower.secagg_settings import SecAggSettings, check_secure_config
+
+    if not secagg:
+        if shares or threshold:
+            raise ConfigError("--secagg-shares/--secagg-threshold", shares or threshold,
+                              "used together with --secagg")
+        return None
+    settings = SecAggSettings(shares, threshold)
+    check_secure_config(config, settings, num_sites)
+    return settings
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -30,6 +30,11 @@ with imports_for_life():
         site_identity,
         update_content,
     )
+    from networkfed.flower.secagg_site import (
+        is_secure_training,
+        secagg_when_asked,
+        secure_train_content,
+    )
     from networkfed.flower.site_work import executor_for, identify, load_site, report_for
     from networkfed.flower.trees import is_tree_message, tree_reply
 
@@ -49,9 +54,13 @@ def query(message: Message, context: Context) -> Message:
     return Message(site_identity(site_id, partition, report), reply_to=message)
 
 
-@app.train()
+@app.train(mods=[secagg_when_asked])
 def train(message: Message, context: Context) -> Message:
-    """One round of local training from the global state the server sent."""
+    """One round of local training from the global state the server sent (under
+    ``--secagg``, the deltas Flower's ``secaggplus_mod`` masks)."""
+    if is_secure_training(message.content):
+        return Message(secure_train_content(message.content, context.node_config),
+                       reply_to=message)
     if is_tree_message(message.content):  # xgboost: boost trees from the global booster
         return Message(tree_reply(message.content, context.node_config), reply_to=message)
     setup = SiteSetup.from_record(message.content[SETUP])

@@ -28,6 +28,7 @@ from networkfed.core.errors import ConfigError
 from networkfed.federated.config import RunConfig
 from networkfed.flower.certs import CertificateSet, make_certificates
 from networkfed.flower.federation import LocalFederation, NodeConfigValue, RunOutcome
+from networkfed.flower.secagg_settings import SecAggSettings
 from networkfed.flower.settings import DEFAULT_RUN_CONFIG
 
 logger = logging.getLogger(__name__)
@@ -42,10 +43,14 @@ __all__ = [
 ]
 
 APP_NAME = "networkfed"
+CLIENT_APP = "networkfed.flower.client_app:app"
 
 
-def write_app_dir(directory: str | Path) -> Path:
+def write_app_dir(directory: str | Path, client_app: str = CLIENT_APP) -> Path:
     """A minimal Flower App folder: ``pyproject.toml`` naming the package's apps.
+
+    ``client_app`` is the ``module:object`` of the ``ClientApp`` (a module beside
+    ``pyproject.toml`` travels with the app bundle; tests use one that fails on cue).
 
     The code itself is the installed ``networkfed`` package (Flower runs the app with runtime
     dependency installation disabled), so the bundle ``flwr run`` uploads stays tiny and works
@@ -62,7 +67,7 @@ def write_app_dir(directory: str | Path) -> Path:
         "tool": {"flwr": {"app": {
             "publisher": "networkfed",
             "components": {"serverapp": "networkfed.flower.server_app:app",
-                           "clientapp": "networkfed.flower.client_app:app"},
+                           "clientapp": client_app},
             "config": dict(DEFAULT_RUN_CONFIG),
         }}},
     }
@@ -94,6 +99,9 @@ class DeployOptions:
     node_wait_timeout: float = 300.0
     run_timeout: float = 24 * 3600.0
     resume: bool = False
+    secagg: SecAggSettings | None = None
+    """SecAgg+ for every training round (``flower up --secagg``); ``None``: plain FedAvg
+    messages."""
 
 
 def deploy_locally(
@@ -128,12 +136,16 @@ def deploy_run_config(
     config_file: Path, run_dir: Path, num_nodes: int, options: DeployOptions
 ) -> dict[str, NodeConfigValue]:
     """``flwr run --run-config`` values: the settings file, run folder and waiting rules."""
-    return {
+    values: dict[str, NodeConfigValue] = {
         "config-file": str(config_file), "run-dir": str(run_dir), "min-nodes": num_nodes,
         "resume": options.resume, "round-timeout": options.round_timeout,
         "straggler-timeout": options.straggler_timeout,
         "node-wait-timeout": options.node_wait_timeout,
     }
+    if options.secagg is not None:
+        values |= {"secagg": True, "secagg-shares": options.secagg.shares,
+                   "secagg-threshold": options.secagg.threshold}
+    return values
 
 
 def write_config_file(config: RunConfig, folder: Path) -> Path:

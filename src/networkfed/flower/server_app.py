@@ -55,10 +55,7 @@ def main(grid: Grid, context: Context) -> None:
     try:
         settings = FlowerSettings.from_run_config(context.run_config)
         config = settings.config
-        runner = GridRunner(grid, SiteSetup(config.data, config.seed),
-                            min_fit_clients=config.min_fit_clients,
-                            timeout=settings.round_timeout,
-                            straggler_timeout=settings.straggler_timeout)
+        runner = _runner(grid, settings)
         data = discover_federation(runner, config.data, min_nodes=settings.min_nodes,
                                    wait=settings.node_wait_timeout)
         with serving(runner):
@@ -70,6 +67,22 @@ def main(grid: Grid, context: Context) -> None:
     logger.info("run complete: %d rounds, final F1 %.4f; run folder %s",
                    result.rounds_completed, result.last.overall.get("f1", float("nan")),
                    settings.run_dir.resolve())
+
+
+def _runner(grid: Grid, settings: FlowerSettings) -> GridRunner:
+    """The grid's site runner; under ``secagg`` its training rounds go through SecAgg+."""
+    config = settings.config
+    options: dict[str, Any] = {"min_fit_clients": config.min_fit_clients,
+                               "timeout": settings.round_timeout,
+                               "straggler_timeout": settings.straggler_timeout}
+    setup = SiteSetup(config.data, config.seed)
+    if settings.secagg is None:
+        return GridRunner(grid, setup, **options)
+    from networkfed.flower.secagg import SecureGridRunner
+
+    logger.info("secure aggregation (SecAgg+, Flower's legacy workflow): the server sees only "
+                "the sum of the sites' updates")
+    return SecureGridRunner(grid, setup, secagg=settings.secagg, **options)
 
 
 def discover_federation(

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from networkfed.core.errors import ConfigError
 from networkfed.federated.config import RunConfig
+from networkfed.flower.secagg_settings import SecAggSettings, check_secure_config
 
 try:  # Python 3.11+
     import tomllib
@@ -55,9 +56,14 @@ DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "node-wait-timeout": 300.0,
     "round-timeout": 600.0,
     "straggler-timeout": 120.0,
+    "secagg": False,
+    "secagg-shares": 0,
+    "secagg-threshold": 0,
 }
 """Key -> default; ``0`` and ``""`` mean "not set" (rows-per-site, min-nodes, config-file,
-run-dir, attack, attackers: a simulated attack's options come from ``config-file``)."""
+run-dir, attack, attackers: a simulated attack's options come from ``config-file``;
+secagg-shares, secagg-threshold: SecAgg+'s defaults, see
+:class:`~networkfed.flower.secagg.SecAggSettings`)."""
 
 _RUN_FIELDS = {  # key -> RunConfig field ("data." for the data table)
     "num-server-rounds": "rounds",
@@ -90,6 +96,8 @@ class FlowerSettings:
     node_wait_timeout: float
     round_timeout: float
     straggler_timeout: float
+    secagg: SecAggSettings | None = None
+    """SecAgg+ for the training exchange (``None``: plain messages)."""
 
     @classmethod
     def from_run_config(cls, run_config: Mapping[str, Any]) -> FlowerSettings:
@@ -112,7 +120,8 @@ class FlowerSettings:
         run_dir = (Path(str(values["run-dir"])) if values["run-dir"]
                    else config.run_dir or _default_dir(config))
         return cls(config.model_copy(update={"run_dir": run_dir}), run_dir,
-                   bool(values["resume"]), min_nodes, *waits.values())
+                   bool(values["resume"]), min_nodes, *waits.values(),
+                   secagg=_secagg(values, config, min_nodes))
 
 
 def _run_config(values: Mapping[str, Any]) -> RunConfig:
@@ -133,6 +142,15 @@ def _run_config(values: Mapping[str, Any]) -> RunConfig:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ConfigError(where, first.get("input"), first["msg"]) from None
+
+
+def _secagg(values: Mapping[str, Any], config: RunConfig, num_sites: int) -> SecAggSettings | None:
+    """The run's SecAgg+ settings, checked against its options and its ``num_sites`` sites."""
+    if not values["secagg"]:
+        return None
+    settings = SecAggSettings(int(values["secagg-shares"]), int(values["secagg-threshold"]))
+    check_secure_config(config, settings, num_sites)
+    return settings
 
 
 def _read_config_file(path: str) -> dict[str, Any]:
