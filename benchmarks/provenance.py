@@ -1,0 +1,55 @@
+"""Which code produced a result file: the git commit and a hash of the package source.
+
+Every ``src/networkfed/**/*.py`` file is hashed (sha256 of its bytes); the combined hash is
+the sha256 of the sorted ``path hash`` lines. A result file stores both, so a test can say
+not only *that* the package changed since the numbers were made but *which files*.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["changed_files", "provenance", "source_hashes"]
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = Path("src") / "networkfed"
+
+
+def source_hashes(root: Path = ROOT) -> dict[str, str]:
+    """``relative path -> sha256`` of every Python file of the package, sorted by path."""
+    files = sorted((root / PACKAGE).rglob("*.py"))
+    return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in files}
+
+
+def combined_hash(files: Mapping[str, str]) -> str:
+    lines = "".join(f"{path} {digest}\n" for path, digest in sorted(files.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def provenance(root: Path = ROOT) -> dict[str, Any]:
+    """The commit (and whether the package source differs from it) plus the source hashes."""
+    files = source_hashes(root)
+    dirty = _git(root, "status", "--porcelain", "--", PACKAGE.as_posix())
+    return {"git_commit": _git(root, "rev-parse", "HEAD"),
+            "package_source_modified_since_commit": bool(dirty) if dirty is not None else None,
+            "source_hash": combined_hash(files), "source_files": files}
+
+
+def changed_files(recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
+    """Files added, removed or changed between two ``source_files`` maps, sorted."""
+    return sorted(path for path in set(recorded) | set(current)
+                  if recorded.get(path) != current.get(path))
