@@ -139,8 +139,8 @@ def plan(selection: dict[str, Any], scenarios: list[Scenario], root: Path, quick
 
 def report(records: list[dict[str, Any]], failures: list[dict[str, Any]],
            selection: dict[str, Any], scenarios: list[Scenario], args: argparse.Namespace,
-           seconds: float, runs: int) -> dict[str, Any]:
-    """The quality.json document."""
+           seconds: float, runs: int, source: dict[str, Any]) -> dict[str, Any]:
+    """The quality.json document; ``source``: the provenance taken before the runs."""
     names = {s.name for s in scenarios}
     document: dict[str, Any] = {
         "benchmark": "quality", "protocol": "held-out v2 (issue #19)", "quick": args.quick,
@@ -149,7 +149,7 @@ def report(records: list[dict[str, Any]], failures: list[dict[str, Any]],
         "workers": args.workers, "runs": runs,
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "torch": torch.__version__, "cpus": os.cpu_count()},
-        "provenance": provenance(ROOT),
+        "provenance": source,
         "selection": {"file": str(args.selection), "created_at": selection["created_at"],
                       "git_commit": selection["provenance"]["git_commit"],
                       "source_hash": selection["provenance"]["source_hash"],
@@ -177,13 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("networkfed").setLevel(logging.ERROR)
     started = time.perf_counter()
+    source = provenance(ROOT)  # before any run: the code that made the numbers
     selection = load_selection(args.selection)
     scenarios = scenarios_of(selection, args.only)
     experiments = plan(selection, scenarios, data_dir(args.data_dir, ROOT), args.quick)
     logger.info("%d runs on %d worker(s)", len(experiments), args.workers)
     records, failures = run_all(experiments, args.workers)
     document = report(records, failures, selection, scenarios, args,
-                      time.perf_counter() - started, len(experiments))
+                      time.perf_counter() - started, len(experiments), source)
     folder = args.output or RESULTS
     json_name, md_name = ("quality_quick.json", "QUALITY_quick.md") if args.quick else (
         "quality.json", "QUALITY.md")

@@ -201,7 +201,8 @@ def choices_table(selection: Mapping[str, Any]) -> str:
                 best = model == choice["best_model"] and mode == choice["primary_mode"]
                 mean = pick["validation_mean"]
                 lines.append(f"| {scenario} | {model} | {mode} | {pick['settings']} | "
-                             f"{pick['strategy']} | {num(mean['f1'])} | {num(mean['pr_auc'])} | "
+                             f"{pick['strategy']} | {num(mean.get('f1'))} | "
+                             f"{num(mean.get('pr_auc'))} | "
                              f"{'**yes**' if best else ''} |")
     return "\n".join(lines) + "\n"
 
@@ -217,9 +218,10 @@ def selection_table(selection: Mapping[str, Any]) -> str:
                   if r["mode"] == "federated" else "—")
         lines.append(
             f"| {r['scenario']} | {r['model']} | {r['mode']} | {r['settings']} | "
-            f"{r['strategy']} | {num(mean['f1'])} | "
-            f"{' / '.join(num(v.get('f1')) for v in r['validation'])} | {num(mean['pr_auc'])} | "
-            f"{num(mean['roc_auc'])} | {rounds} | {'**yes**' if r.get('chosen') else ''} |")
+            f"{r['strategy']} | {num(mean.get('f1'))} | "
+            f"{' / '.join(num(v.get('f1')) for v in r['validation'])} | "
+            f"{num(mean.get('pr_auc'))} | "
+            f"{num(mean.get('roc_auc'))} | {rounds} | {'**yes**' if r.get('chosen') else ''} |")
     return "\n".join(lines) + "\n"
 
 

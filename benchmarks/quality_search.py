@@ -42,7 +42,6 @@ from quality_selection import choose, mean_metric
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-VALIDATION_KEYS = ("f1", "pr_auc", "roc_auc", "precision", "recall", "threshold", "loss")
 logger = logging.getLogger("quality")
 
 
@@ -91,6 +90,11 @@ def plan(scenarios: list[Scenario], root: Path, quick: bool) -> list[Experiment]
     return experiments
 
 
+def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    """Every numeric validation metric (classification now, RMSE for regression rows)."""
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+
+
 def candidate_table(records: list[dict[str, Any]], scenarios: list[Scenario], quick: bool
                     ) -> list[dict[str, Any]]:
     """One row per (scenario, model, mode, settings, strategy): per-seed validation metrics
@@ -104,14 +108,15 @@ def candidate_table(records: list[dict[str, Any]], scenarios: list[Scenario], qu
         for key, by_seed in groups.items():
             if key[0] != scenario.name:
                 continue
-            per_seed = [{k: by_seed[s]["validation"].get(k) for k in VALIDATION_KEYS}
+            per_seed = [_numbers(by_seed[s]["validation"])
                         | {"best_round": by_seed[s].get("best_round")}
                         if s in by_seed else {} for s in seeds]
+            keys = sorted({k for v in per_seed for k in v} - {"best_round"})
             rows.append({
                 **dict(zip(("scenario", "model", "mode", "settings", "strategy"), key,
                            strict=True)),
                 "seeds": list(seeds), "validation": per_seed,
-                "validation_mean": {k: mean_metric(per_seed, k) for k in VALIDATION_KEYS},
+                "validation_mean": {k: mean_metric(per_seed, k) for k in keys},
                 "seconds_mean": mean_metric([{"s": by_seed[s]["seconds"]} for s in by_seed], "s"),
             })
     return sorted(rows, key=lambda r: declared_order(r, scenarios))
@@ -184,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("networkfed").setLevel(logging.ERROR)
     started = time.perf_counter()
+    source = provenance(ROOT)  # before any run: the code that made the numbers
     scenarios = selected(args.only, args.models)
     experiments = plan(scenarios, data_dir(args.data_dir, ROOT), args.quick)
     logger.info("%d runs on %d worker(s)", len(experiments), args.workers)
@@ -199,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": len(experiments), "machine": {"platform": platform.platform(),
                                               "python": platform.python_version(),
                                               "torch": torch.__version__},
-        "provenance": provenance(ROOT), "scenarios": declarations(scenarios),
+        "provenance": source, "scenarios": declarations(scenarios),
         "choices": chosen, "candidates": rows, "failures": failures,
     })
     folder = args.output or RESULTS
