@@ -80,6 +80,9 @@ class RunConfig(BaseModel):
     attack_options: dict[str, float] = Field(default_factory=dict)
     """Options of the attack (e.g. ``{"sd": 0.5}`` for ``gaussian``)."""
     baselines: bool = False
+    rul_loss: Literal["mse", "huber"] = "mse"
+    """The training loss of a RUL run (``data.task = "rul"``): mean squared error (what RMSE
+    scores) or Huber (less pulled by the noisy targets of early cycles)."""
     run_dir: Path | None = None
     mlflow: str | None = None
     """Track the run in MLflow: a local folder (an SQLite store inside it) or a tracking URI
@@ -97,6 +100,20 @@ class RunConfig(BaseModel):
     @classmethod
     def _parse_model(cls, value: object) -> ModelType:
         return runnable_model(value)
+
+    @model_validator(mode="after")
+    def _task_settings(self) -> RunConfig:
+        """Classification-only options are refused in a RUL run, and the other way round."""
+        if self.data.task == "rul":
+            if "class_weighting" in self.model_fields_set:
+                raise ValueError("class_weighting is a classification option (a RUL target "
+                                 "has no classes): leave it out with task = 'rul'")
+            if self.attack == "label-flip":
+                raise ValueError("attack 'label-flip' flips class labels: a RUL target has "
+                                 "none (use sign-flip, gaussian, scaling, alie or ipm)")
+        elif "rul_loss" in self.model_fields_set:
+            raise ValueError("rul_loss needs task = 'rul' (--task rul)")
+        return self
 
     @model_validator(mode="after")
     def _attack_settings(self) -> RunConfig:
