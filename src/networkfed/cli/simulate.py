@@ -71,6 +71,18 @@ def simulate_command(
                                             "feature, edges fitted federatedly (0 = off).",
                                             rich_help_panel=DATA)] = None,
     split: Split = None,
+    task: Annotated[str | None, Opt(help="classification (fails within the horizon; default) "
+                                    "or rul (remaining useful life, regression).",
+                                    rich_help_panel=DATA)] = None,
+    rul_cap: Annotated[int | None, Opt(help="rul: cap of the remaining-life target "
+                                       "(default 125 cycles).", rich_help_panel=DATA)] = None,
+    rul_column: Annotated[str | None, Opt(help="rul, csv: the remaining-life column.",
+                                          rich_help_panel=DATA)] = None,
+    run_to_failure: Annotated[bool | None, Opt("--run-to-failure", help="rul, csv: each "
+                                               "--group-column machine fails at its last row.",
+                                               rich_help_panel=DATA)] = None,
+    rul_loss: Annotated[str | None, Opt(help="rul: training loss, mse (default) or huber.",
+                                        rich_help_panel=FED)] = None,
     model: Annotated[str | None, Opt(help="cnn, lstm or hybrid.")] = None,
     rounds: Annotated[int | None, Opt(help="Federated rounds.", rich_help_panel=FED)] = None,
     local_epochs: Annotated[int | None, Opt(help="Epochs per site per round.",
@@ -130,7 +142,7 @@ def simulate_command(
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
         "fedbn": fedbn, "fedper": fedper, "attack": attack, "attackers": attackers,
         "attack_options": parse_strategy_options(attack_option, "--attack-option", "sd=0.5"),
-        "mlflow": mlflow,
+        "mlflow": mlflow, "rul_loss": rul_loss,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,
@@ -139,6 +151,8 @@ def simulate_command(
         "time_column": time_column,
         "feature_columns": split_columns(feature_columns), "sequence_length": sequence_length,
         "features": split_columns(features), "feature_bins": feature_bins, "split": split,
+        "task": task, "rul_cap": rul_cap, "rul_column": rul_column,
+        "run_to_failure": run_to_failure,
     }
     config, folder = _resolve(config_file, hparams, run_flags, data_flags, run_dir, resume)
     if config.mlflow is not None:

@@ -119,8 +119,10 @@ class DataConfig(BaseModel):
     @model_validator(mode="after")
     def _task_options(self) -> DataConfig:
         """RUL options only with ``task = "rul"``; classification-only ones not with it."""
-        rul_only = [name for name in ("rul_column", "run_to_failure", "rul_cap")
-                    if name in self.model_fields_set and getattr(self, name)]
+        # values, not "was it set": a run's config.toml holds every field, defaults included
+        rul_only = [name for name in ("rul_column", "run_to_failure") if getattr(self, name)]
+        if self.rul_cap != DEFAULT_RUL_CAP:
+            rul_only.append("rul_cap")
         if self.task != "rul" and rul_only:
             raise ValueError(f"{rul_only[0]} needs task = 'rul' (--task rul)")
         if self.task == "rul":

@@ -105,13 +105,14 @@ class RunConfig(BaseModel):
     def _task_settings(self) -> RunConfig:
         """Classification-only options are refused in a RUL run, and the other way round."""
         if self.data.task == "rul":
-            if "class_weighting" in self.model_fields_set:
+            # values, not "was it set": a run's config.toml holds every field
+            if self.class_weighting != "balanced":
                 raise ValueError("class_weighting is a classification option (a RUL target "
                                  "has no classes): leave it out with task = 'rul'")
             if self.attack == "label-flip":
                 raise ValueError("attack 'label-flip' flips class labels: a RUL target has "
                                  "none (use sign-flip, gaussian, scaling, alie or ipm)")
-        elif "rul_loss" in self.model_fields_set:
+        elif self.rul_loss != "mse":
             raise ValueError("rul_loss needs task = 'rul' (--task rul)")
         return self
 

@@ -61,10 +61,8 @@ class RegressionStep:
     def __call__(self, x: Tensor, y: Tensor, class_weights: Tensor | None = None) -> Tensor:
         output = self.model(x)[:, 0]
         target = y.to(output.dtype) / self.scale
-        if self.loss == "huber":
-            loss = F.huber_loss(output, target)
-        else:
-            loss = F.mse_loss(output, target)
+        loss_function = F.huber_loss if self.loss == "huber" else F.mse_loss
+        loss = loss_function(output, target)
         loss.backward()
         return loss.detach()
 

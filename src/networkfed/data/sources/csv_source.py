@@ -197,7 +197,7 @@ def load_rul_csv(source: CSVSource, config: DataConfig) -> SourceTable:
         raise ConfigError("run_to_failure (--run-to-failure)", True,
                           "a --group-column naming the machine that runs to failure")
     options = {
-        "dataset": source.name, "task": "rul",
+        "dataset": source.name, "task": "rul", "horizon": config.horizon,
         "label_column": config.rul_column,
         "feature_columns": list(config.feature_columns) if config.feature_columns else None,
         "site_column": config.site_column, "group_column": config.group_column,
