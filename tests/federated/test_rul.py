@@ -26,29 +26,9 @@ from networkfed.federated.results import RoundResult
 from networkfed.serving.checkpoint import load_served_model
 from networkfed.serving.export import export_model
 from networkfed.serving.predict import predict_file
+from tiny_runs import write_fleet_csv
 
 # --- a small run-to-failure fleet -------------------------------------------------------------
-
-
-def write_fleet_csv(path: Path, machines_per_plant: int = 14, seed: int = 0) -> Path:
-    """Two plants of machines that run until they fail at their last row; two sensors drift
-    as the end approaches (one from the start, one only in the last 50 cycles), one is noise."""
-    rng = np.random.default_rng(seed)
-    frames = []
-    for plant in ("plant_a", "plant_b"):
-        for machine in range(machines_per_plant):
-            life = int(rng.integers(60, 110))
-            cycle = np.arange(life)
-            rul = life - 1 - cycle
-            frames.append(pd.DataFrame({
-                "plant": plant, "machine": f"{plant}-{machine:02d}", "cycle": cycle,
-                "wear": np.exp(-rul / 40) + rng.normal(0, 0.03, life),
-                "vibration": np.clip(50 - rul, 0, None) / 50 + rng.normal(0, 0.03, life),
-                "noise": rng.normal(0, 1, life),
-                "rul": rul,
-            }))
-    pd.concat(frames, ignore_index=True).to_csv(path, index=False)
-    return path
 
 
 def fleet_config(path: Path, **options: Any) -> DataConfig:
@@ -302,6 +282,7 @@ def test_a_negative_or_non_numeric_rul_column_is_refused(fleet_csv: Path, tmp_pa
         ({"task": "rul"}, {"class_weighting": "none"}, "class_weighting is a classification"),
         ({"task": "rul"}, {"attack": "label-flip", "attackers": 1}, "flips class labels"),
         ({}, {"rul_loss": "huber"}, "rul_loss needs task = 'rul'"),
+        ({"task": "rul"}, {"engine": "flower"}, "engine 'flower' does not carry"),
     ],
 )
 def test_options_of_the_other_task_are_refused(

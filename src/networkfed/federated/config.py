@@ -109,6 +109,10 @@ class RunConfig(BaseModel):
             if self.class_weighting != "balanced":
                 raise ValueError("class_weighting is a classification option (a RUL target "
                                  "has no classes): leave it out with task = 'rul'")
+            if self.engine == "flower":
+                raise ValueError("engine 'flower' does not carry a RUL run's target scale and "
+                                 "loss to its clients yet: use engine 'inprocess' with "
+                                 "task = 'rul'")
             if self.attack == "label-flip":
                 raise ValueError("attack 'label-flip' flips class labels: a RUL target has "
                                  "none (use sign-flip, gaussian, scaling, alie or ipm)")
