@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from networkfed.monitoring.files import atomic_path
 from networkfed.monitoring.html import fmt, note, section, table
@@ -112,6 +113,7 @@ def _rounds_plot(run: RunRecord, path: Path) -> Path:
         val = val.sort_values("round").drop_duplicates("round", keep="last")
         axis.plot(val["round"], val["rmse"], linestyle="--", color="black",
                   label="overall validation")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set(xlabel="Round (0 = initial global model)", ylabel="RMSE (cycles)")
     axis.legend(frameon=False, fontsize=8, ncol=2)
     figure.suptitle("Federated global model: RMSE per round")
