@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from networkfed.cli.data_options import Split
+from networkfed.cli.data_options import RulCap, RulColumn, RunToFailure, Split, Task
 from networkfed.cli.errors import err_console, handle_errors, show_warnings
 from networkfed.cli.progress import ConsoleProgress
 from networkfed.cli.run_config import (
@@ -71,16 +71,10 @@ def simulate_command(
                                             "feature, edges fitted federatedly (0 = off).",
                                             rich_help_panel=DATA)] = None,
     split: Split = None,
-    task: Annotated[str | None, Opt(help="classification (fails within the horizon; default) "
-                                    "or rul (remaining useful life, regression).",
-                                    rich_help_panel=DATA)] = None,
-    rul_cap: Annotated[int | None, Opt(help="rul: cap of the remaining-life target "
-                                       "(default 125 cycles).", rich_help_panel=DATA)] = None,
-    rul_column: Annotated[str | None, Opt(help="rul, csv: the remaining-life column.",
-                                          rich_help_panel=DATA)] = None,
-    run_to_failure: Annotated[bool | None, Opt("--run-to-failure", help="rul, csv: each "
-                                               "--group-column machine fails at its last row.",
-                                               rich_help_panel=DATA)] = None,
+    task: Task = None,
+    rul_cap: RulCap = None,
+    rul_column: RulColumn = None,
+    run_to_failure: RunToFailure = None,
     rul_loss: Annotated[str | None, Opt(help="rul: training loss, mse (default) or huber.",
                                         rich_help_panel=FED)] = None,
     model: Annotated[str | None, Opt(help="cnn, lstm or hybrid.")] = None,
