@@ -73,3 +73,19 @@ def test_refusals_are_one_line_with_the_exit_code(
     assert result.exit_code == code, result.output
     assert message in " ".join(result.output.split())
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_tune_ranks_rul_trials_by_validation_rmse(fleet_csv: Path, tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    result = runner.invoke(app, [
+        "tune", *_fleet_flags(fleet_csv), "--task", "rul", "--run-to-failure", "--rul-cap", "80",
+        "--model", "lstm", "--trials", "2", "--rounds", "1", "--min-fit-clients", "2",
+        "--study-dir", str(study), "--quiet"])
+    assert result.exit_code == 0, result.output
+    trials = pd.read_csv(study / "trials.csv")
+
+    # the score is minus the validation RMSE: negative, and the best trial has the highest
+    assert (trials["value"] < 0).all()
+    best = json.loads((study / "best_hyperparameters.json").read_text())
+    chosen = trials.loc[trials["value"].idxmax()]
+    assert best["hparams"]["learning_rate"] == pytest.approx(chosen["param.learning_rate"])
