@@ -41,6 +41,10 @@ def test_simulate_and_predict_a_rul_run(fleet_csv: Path, tmp_path: Path) -> None
     assert (saved["data"]["task"], saved["data"]["rul_cap"]) == ("rul", 80)
     assert "rmse" in json.loads(result.stdout)["final"]
 
+    history = runner.invoke(app, ["history", str(run_dir)])
+    assert history.exit_code == 0, history.output
+    assert "val RMSE" in history.output and "best validation RMSE: round 1" in history.output
+
     out = tmp_path / "predictions.csv"
     predicted = runner.invoke(app, ["predict", "--run", str(run_dir), "--data", str(fleet_csv),
                                     "--out", str(out), "--horizon", "15", "--json"])
