@@ -45,6 +45,7 @@ from networkfed.monitoring.run_folder import (
 )
 from networkfed.monitoring.run_writer import load_run_config, read_resume_state
 from networkfed.monitoring.tracking import MlflowCallback, tracking_store
+from networkfed.trees import is_tree_model
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,14 @@ def run_federated(
     snapshot = _resume_point(folder, config) if resume else None
     if resume and folder is not None:
         _check_fingerprint(folder, data)
-    setup = _compose(config, data, folder, list(callbacks), progress, snapshot, resume)
+    if is_tree_model(config.model):  # trees: their own composition and round loop
+        from networkfed.trees.setup import compose_trees, run_trees
+
+        _check_sites(config, data)
+        setup: Any = compose_trees(config, data, folder, list(callbacks), progress, snapshot)
+        run_engine = run_trees
+    else:
+        setup = _compose(config, data, folder, list(callbacks), progress, snapshot, resume)
     folder_writer = setup.extras.get("run_folder")
     try:
         result = run_engine(setup)

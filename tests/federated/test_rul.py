@@ -283,6 +283,7 @@ def test_a_negative_or_non_numeric_rul_column_is_refused(fleet_csv: Path, tmp_pa
         ({"task": "rul"}, {"attack": "label-flip", "attackers": 1}, "flips class labels"),
         ({}, {"rul_loss": "huber"}, "rul_loss needs task = 'rul'"),
         ({"task": "rul"}, {"engine": "flower"}, "engine 'flower' does not carry"),
+        ({"task": "rul"}, {"model": "xgboost"}, "model 'xgboost' has no RUL mode"),
     ],
 )
 def test_options_of_the_other_task_are_refused(

@@ -91,11 +91,16 @@ def _advice(run: Path, best: int | None, rounds: list) -> list[str]:
     """What to restore. Round 0 is the untrained initial model: when it is the best one, say
     so and name the best trained round instead of recommending it silently."""
     restore = f"networkfed restore {run} --round {{}} --out model.safetensors"
+    from networkfed.trees.checkpoint import tree_rounds
+
+    verb = "restore"
+    if tree_rounds(run):  # an xgboost run: the booster is exported, not restored
+        restore, verb = f"networkfed export --run {run} --round {{}} --format json", "export"
     if best is None:
-        return [f"{len(rounds)} saved rounds; restore one with: " + restore.format("N")]
+        return [f"{len(rounds)} saved rounds; {verb} one with: " + restore.format("N")]
     if best != 0:
         return [f"* best validation PR-AUC: round {best}",
-                f"{len(rounds)} saved rounds; restore one with: " + restore.format(best)]
+                f"{len(rounds)} saved rounds; {verb} one with: " + restore.format(best)]
     trained = [s for s in rounds if s.round > 0 and not s.problem]
     lines = ["* best validation PR-AUC: round 0, the untrained initial model: no round of "
              "training improved on it, so this run produced no useful model (see the findings "

@@ -77,11 +77,13 @@ def simulate_command(
     run_to_failure: RunToFailure = None,
     rul_loss: Annotated[str | None, Opt(help="rul: training loss, mse (default) or huber.",
                                         rich_help_panel=FED)] = None,
-    model: Annotated[str | None, Opt(help="cnn, lstm or hybrid.")] = None,
+    model: Annotated[str | None, Opt(help="cnn, lstm, hybrid or xgboost.")] = None,
     rounds: Annotated[int | None, Opt(help="Federated rounds.", rich_help_panel=FED)] = None,
-    local_epochs: Annotated[int | None, Opt(help="Epochs per site per round.",
+    local_epochs: Annotated[int | None, Opt(help="Epochs per site per round (xgboost: "
+                                            "boosting rounds, default 5).",
                                             rich_help_panel=FED)] = None,
-    strategy: Annotated[str | None, Opt(help="fedavg, fedprox, fedadam, ...",
+    strategy: Annotated[str | None, Opt(help="fedavg, fedprox, fedadam, ... (xgboost: "
+                                        "xgb-bagging or xgb-cyclic).",
                                         rich_help_panel=FED)] = None,
     strategy_option: Annotated[list[str] | None, Opt(help="KEY=VALUE option of the strategy "
                                                      "(repeatable).", rich_help_panel=FED)] = None,

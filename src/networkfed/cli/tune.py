@@ -34,12 +34,15 @@ def _settings(**options: Any) -> Any:
     from networkfed.tuning.study import StudySettings
 
     data_options = {k: v for k, v in options.pop("data").items() if v is not None}
+    if options.get("strategy") is None:  # the model's own default (xgboost: xgb-bagging)
+        options.pop("strategy", None)
     try:
         data = DataConfig(**data_options)
         return StudySettings(data=data, **options)
     except ValidationError as error:
         first = error.errors()[0]
-        option = str(first["loc"][0]) if first["loc"] else "tune"
+        # no loc: a check across fields (model and strategy), so name the strategy
+        option = str(first["loc"][0]) if first["loc"] else "strategy"
         value = options.get(option, data_options.get(option))
         raise ConfigError(option, value, f"a valid value ({first['msg']})") from None
 
@@ -141,7 +144,9 @@ def tune_command(
         "default: studies/<model>-<dataset>."
     ),
     seed: int = typer.Option(42, "--seed", help="Seed of the sampler, data and every run."),
-    strategy: str = typer.Option("fedavg", "--strategy", help="Strategy whose options are tuned."),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="Strategy whose options are tuned [default: fedavg; xgboost: "
+        "xgb-bagging]."),
     pruning: bool = typer.Option(
         True, "--pruning/--no-pruning", help="Stop trials whose validation F1 is below median."
     ),

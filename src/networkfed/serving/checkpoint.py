@@ -22,6 +22,8 @@ from networkfed.core.errors import CheckpointError, RunFolderError, UnknownRound
 from networkfed.data.types import PreprocessingSpec
 from networkfed.models import ModelFactory, ModelManager
 from networkfed.monitoring.run_writer import with_site_layers
+from networkfed.trees.checkpoint import tree_rounds
+from networkfed.trees.serving import load_tree_model
 
 CHECKPOINTS_DIR, GLOBAL_MODEL_ID = "checkpoints", "global"
 REQUIRED_EXTRA = ("preprocessing", "threshold", "model_type")
@@ -123,6 +125,8 @@ def _threshold(value: object) -> float:
 
 def saved_rounds(run_dir: str | Path) -> list[int]:
     """Rounds with a checkpoint of the global model, ascending; the folder must exist."""
+    if tree_rounds(Path(run_dir)):
+        return tree_rounds(Path(run_dir))
     manager = _manager(Path(run_dir))
     return sorted(manager.list_rounds(GLOBAL_MODEL_ID))
 
@@ -149,6 +153,8 @@ def load_served_model(
         If the checkpoint lacks the preprocessing metadata or its weights do not fit.
     """
     folder = Path(run_dir)
+    if tree_rounds(folder):  # an xgboost run: its booster, not a network
+        return load_tree_model(folder, round_num, site_id)  # type: ignore[return-value]
     manager = _manager(folder)
     rounds = sorted(manager.list_rounds(GLOBAL_MODEL_ID))
     if not rounds:

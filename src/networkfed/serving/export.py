@@ -85,8 +85,10 @@ def export_model(served: ServedModel, path: str | Path, export_format: str) -> E
         If the format is unknown or the exported file does not match PyTorch within
         :data:`PARITY_TOLERANCE` (nothing is left at ``path`` then).
     """
-    chosen = parse_format(export_format)
     target = Path(path)
+    if getattr(served, "is_tree", False):  # an xgboost booster: ONNX or its native JSON
+        return _export_tree(served, target, export_format)
+    chosen = parse_format(export_format)
     with atomic_path(target) as temp:
         if chosen == "onnx":
             exporter = _export_onnx(served, temp)
@@ -103,6 +105,20 @@ def export_model(served: ServedModel, path: str | Path, export_format: str) -> E
     side = atomic_write_text(preprocessing_path_for(target), json.dumps(document, indent=2) + "\n")
     logger.info("exported round %d to %s (%s, max diff %.2g)", served.round_num, target, chosen,
                 difference)
+    return ExportResult(target, side, chosen, difference, exporter)
+
+
+def _export_tree(served: ServedModel, target: Path, export_format: str) -> ExportResult:
+    from networkfed.trees.serving import export_tree
+
+    with atomic_path(target) as temp:
+        exporter, difference = export_tree(served, temp, export_format)  # type: ignore[arg-type]
+        if not difference <= PARITY_TOLERANCE:
+            raise ConfigError("format", export_format, f"an export within {PARITY_TOLERANCE:g} "
+                              f"of XGBoost (max difference {difference:.3g})")
+    chosen = str(export_format).strip().lower()
+    document = {**served.preprocessing_document(), "format": chosen, "exporter": exporter}
+    side = atomic_write_text(preprocessing_path_for(target), json.dumps(document, indent=2) + "\n")
     return ExportResult(target, side, chosen, difference, exporter)
 
 
