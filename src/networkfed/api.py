@@ -45,6 +45,7 @@ from networkfed.monitoring.run_folder import (
 )
 from networkfed.monitoring.run_writer import load_run_config, read_resume_state
 from networkfed.monitoring.tracking import MlflowCallback, tracking_store
+from networkfed.privacy.setup import privatize, refuse_dp
 from networkfed.trees import is_tree_model
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,8 @@ def run_federated(
     if is_tree_model(config.model):  # trees: their own composition and round loop
         from networkfed.trees.setup import compose_trees, run_trees
 
+        refuse_dp(config, f"{config.model} is a tree ensemble: no update vector to clip, no "
+                  "per-example gradients")
         _check_sites(config, data)
         setup: Any = compose_trees(config, data, folder, list(callbacks), progress, snapshot)
         run_engine = run_trees
@@ -188,6 +191,7 @@ def _compose(
     spec, training = model_settings(config, data)
     strategy = build_strategy(config.strategy, **config.strategy_options)
     _check_threat_model(config, data, strategy)
+    strategy = privatize(config, data, strategy, spec, training)
     manager = ModelManager(run_dir / CHECKPOINTS_DIR) if run_dir is not None else None
     model = _global_model(config, spec, manager, snapshot, resume)
     composed = [*callbacks, MonitorCallback(ModelPerformanceMonitor(manager))]

@@ -284,6 +284,7 @@ def test_a_negative_or_non_numeric_rul_column_is_refused(fleet_csv: Path, tmp_pa
         ({}, {"rul_loss": "huber"}, "rul_loss needs task = 'rul'"),
         ({"task": "rul"}, {"engine": "flower"}, "engine 'flower' does not carry"),
         ({"task": "rul"}, {"model": "xgboost"}, "model 'xgboost' has no RUL mode"),
+        ({"task": "rul"}, {"dp": "sample", "dp_epsilon": 5.0}, "dp 'sample' \\(DP-SGD\\)"),
     ],
 )
 def test_options_of_the_other_task_are_refused(

@@ -97,7 +97,10 @@ class ConsoleProgress(Callback):
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
         row = {**result.overall, "round": result.round_num, "seconds": result.seconds,
                "sites": len(result.trained) if result.round_num else "—"}
-        self.progress.console.print(" ".join(_cell(row.get(k), w) for k, _, w in self.columns))
+        line = " ".join(_cell(row.get(k), w) for k, _, w in self.columns)
+        if result.privacy:  # differential privacy: the ε spent so far, every round
+            line += f"  ε={result.privacy['epsilon']:.3g}"
+        self.progress.console.print(line)
         if self._rounds is not None and result.round_num > 0:
             self.progress.update(self._rounds, completed=result.round_num)
 

@@ -36,6 +36,7 @@ DEFAULT_MLFLOW_STORE = "mlruns"
 Opt = typer.Option
 DATA = "Data"
 FED = "Federation"
+DP = "Differential privacy"
 
 
 @handle_errors
@@ -109,6 +110,26 @@ def simulate_command(
                                       rich_help_panel=FED)] = None,
     fedper: Annotated[bool | None, Opt("--fedper/--no-fedper", help="FedPer: each site keeps its "
                                        "own output layer.", rich_help_panel=FED)] = None,
+    dp: Annotated[str | None, Opt(help="client (DP-FedAvg) or sample (DP-SGD at every "
+                                  "site), with a reported ε; needs --dp-clip and --dp-noise "
+                                  "or --dp-epsilon.",
+                                  rich_help_panel=DP)] = None,
+    dp_side: Annotated[str | None, Opt(help="Who clips and adds the noise: server (default) "
+                                       "or client (each site).", rich_help_panel=DP)] = None,
+    dp_clip: Annotated[float | None, Opt(help="L2 bound of one site's update (client) or one "
+                                         "example's gradient (sample).",
+                                         rich_help_panel=DP)] = None,
+    dp_clip_quantile: Annotated[float | None, Opt(help="client: adaptive clipping, the clip "
+                                                  "follows this quantile of the update norms "
+                                                  "(--dp-clip is the first one).",
+                                                  rich_help_panel=DP)] = None,
+    dp_noise: Annotated[float | None, Opt(help="Noise multiplier (noise SD = it x clip, over "
+                                          "the sites for client).", rich_help_panel=DP)] = None,
+    dp_epsilon: Annotated[float | None, Opt(help="Target ε for the whole run (the noise "
+                                            "multiplier is solved for).",
+                                            rich_help_panel=DP)] = None,
+    dp_delta: Annotated[float | None, Opt(help="δ of the reported ε [default: 1e-5].",
+                                          rich_help_panel=DP)] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     baselines: Annotated[bool | None, Opt("--baselines/--no-baselines", help="Also train "
                                           "centralized and local-only baselines.")] = None,
@@ -138,7 +159,9 @@ def simulate_command(
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
         "fedbn": fedbn, "fedper": fedper, "attack": attack, "attackers": attackers,
         "attack_options": parse_strategy_options(attack_option, "--attack-option", "sd=0.5"),
-        "mlflow": mlflow, "rul_loss": rul_loss,
+        "mlflow": mlflow, "dp": dp, "dp_side": dp_side, "dp_clip": dp_clip,
+        "dp_clip_quantile": dp_clip_quantile, "dp_noise": dp_noise, "dp_epsilon": dp_epsilon,
+        "dp_delta": dp_delta, "rul_loss": rul_loss,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,

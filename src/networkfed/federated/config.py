@@ -82,6 +82,29 @@ class RunConfig(BaseModel):
     attackers: int = Field(default=0, ge=0)
     attack_options: dict[str, float] = Field(default_factory=dict)
     """Options of the attack (e.g. ``{"sd": 0.5}`` for ``gaussian``)."""
+    dp: Literal["client", "sample"] | None = None
+    """Differential privacy (``client``: client-level DP-FedAvg; ``sample``: DP-SGD at every
+    site; ``None``: none; :mod:`networkfed.privacy`). Needs ``dp_clip`` and one of
+    ``dp_noise`` / ``dp_epsilon`` (:func:`networkfed.privacy.setup.privatize` checks them
+    together, before a run)."""
+    dp_side: Literal["server", "client"] = "server"
+    """Who clips and adds the noise: the server, or each site (then the server never sees an
+    un-noised update)."""
+    dp_clip: float | None = Field(default=None, gt=0)
+    """L2 bound of one site's update per round (``client``), of one example's gradient per
+    step (``sample``)."""
+    dp_clip_quantile: float | None = Field(default=None, gt=0, lt=1)
+    """Client-level DP with adaptive clipping: ``dp_clip`` is then the first round's clip and
+    the clip follows this quantile of the sites' update norms (``None``: a fixed clip)."""
+    dp_noise: float | None = Field(default=None, gt=0)
+    """Noise multiplier: noise SD = dp_noise x dp_clip / sites aggregated (``client``), x
+    dp_clip on each step's gradient sum (``sample``)."""
+    dp_epsilon: float | None = Field(default=None, gt=0)
+    """Target ε for the whole run: the noise multiplier is solved for from the rounds and
+    the sampling rate."""
+    dp_delta: float = Field(default=1e-5, gt=0, lt=1)
+    """The δ at which ε is reported; must be below 1 / training examples (of the smallest
+    site, for ``sample``)."""
     baselines: bool = False
     rul_loss: Literal["mse", "huber"] = "mse"
     """The training loss of a RUL run (``data.task = "rul"``): mean squared error (what RMSE
@@ -112,6 +135,9 @@ class RunConfig(BaseModel):
             if self.class_weighting != "balanced":
                 raise ValueError("class_weighting is a classification option (a RUL target "
                                  "has no classes): leave it out with task = 'rul'")
+            if self.dp == "sample":
+                raise ValueError("dp 'sample' (DP-SGD) trains with cross-entropy: a RUL run "
+                                 "can use dp 'client' (update clipping is task-agnostic)")
             if self.model is ModelType.XGBOOST:
                 # the hook for trees: reg:squarederror on the float RUL target (site.train.y),
                 # predictions in cycles as SplitPredictions; evaluation scores them as RUL

@@ -123,7 +123,10 @@ class MetricsFileCallback(Callback):
 
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
         self.rows += train_rows(result.round_num, result.train_metrics, self._sizes)
-        self.rows += metric_rows(result.round_num, "federated", result.evaluation, validation=True)
+        rows = metric_rows(result.round_num, "federated", result.evaluation, validation=True)
+        if result.privacy:  # the ε spent up to this round: the run's, and each site's
+            rows = [{**row, **epsilon_fields(result.privacy, row["site"])} for row in rows]
+        self.rows += rows
         self._write()
 
     def on_train_end(self, result: RunResult) -> None:
@@ -142,6 +145,16 @@ class MetricsFileCallback(Callback):
 
     def _write(self) -> None:
         atomic_write_text(self.path, "".join(json.dumps(row) + "\n" for row in self.rows))
+
+
+def epsilon_fields(privacy: Mapping[str, Any], site: str) -> dict[str, Any]:
+    """``epsilon`` and ``delta`` for a ``metrics.jsonl`` row: the run's on ``overall`` rows, a
+    site's own under sample-level DP (each site protects its rows)."""
+    per_site = privacy.get("per_site_epsilon") or {}
+    if site != "overall" and site not in per_site:
+        return {}
+    epsilon = privacy["epsilon"] if site == "overall" else per_site[site]
+    return {"epsilon": epsilon, "delta": privacy["delta"]}
 
 
 class RunFolderCallback(Callback):
@@ -200,6 +213,8 @@ class CheckpointCallback(Callback):
         if self._engine is None:
             raise RuntimeError("CheckpointCallback.after_round before on_train_begin")
         extra = {**self.extra, "threshold": result.evaluation.threshold}
+        if result.privacy:  # what a model of this round has spent, beside its weights
+            extra["privacy"] = result.privacy
         site_layers = self._engine.site_layers
         if site_layers is not None:  # first: a saved round always has its sites' layers
             write_site_layers(self.run_dir, result.round_num, site_layers,
