@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GENERATORS", "headline_table", "load_result"]
+__all__ = ["GENERATORS", "headline_table", "load_result", "privacy_headline"]
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -283,6 +283,76 @@ def _robustness_tables() -> str:
     return _robustness_report().tables(result) + "\n" + _source("robustness", result)
 
 
+# --- privacy -------------------------------------------------------------------------------
+
+PRIVACY_SITES = {"product_type": "product type (3 sites)", "dirichlet5": "Dirichlet, 5 sites",
+                 "dirichlet30": "Dirichlet, 30 sites"}
+
+
+def _eps(value: float | None) -> str:
+    return "∞" if value is None or not math.isfinite(value) else f"{value:g}"
+
+
+def _privacy_rows(result: Mapping[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(federation, mode, ε) -> summary row; ``none`` rows stand for ε = ∞ of both modes."""
+    rows = {}
+    for row in result["summary"]:
+        modes = ("client", "sample") if row["mode"] == "none" else (row["mode"],)
+        for mode in modes:
+            rows[(row["partition"], mode, _eps(row["epsilon"]))] = row
+    return rows
+
+
+def _f1_cell(row: Mapping[str, Any] | None) -> str:
+    if row is None:
+        return "—"
+    if "f1_mean" not in row:
+        return "refused"
+    return f"{_num(row['f1_mean'])} ± {_num(row['f1_std'])}"
+
+
+def privacy_headline(result: Mapping[str, Any] | None = None) -> str:
+    """F1 (mean ± SD over seeds) per federation and DP mode at each ε: the README's table."""
+    result = result or load_result("privacy")
+    rows = _privacy_rows(result)
+    epsilons = ["∞", "8", "4", "1"]
+    lines = ["| sites | DP | " + " | ".join(f"ε = {e}" for e in epsilons) + " |",
+             "|---|---|" + "---|" * len(epsilons)]
+    for partition, label in PRIVACY_SITES.items():
+        for mode in ("client", "sample"):
+            if not any(key[:2] == (partition, mode) for key in rows if key[2] != "∞"):
+                continue
+            cells = [_f1_cell(rows.get((partition, mode, e))) for e in epsilons]
+            lines.append(f"| {label} | {mode} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _privacy_table() -> str:
+    """Every cell: F1, PR-AUC, the ε spent, the noise multiplier; refusals with their reason."""
+    result = load_result("privacy")
+    lines = ["| sites | DP | target ε | runs | F1 | PR-AUC | ε spent | noise multiplier |",
+             "|---|---|---|---|---|---|---|---|"]
+    refusals = []
+    for row in result["summary"]:
+        label = PRIVACY_SITES.get(row["partition"], row["partition"])
+        if "f1_mean" not in row:
+            refusals.append(f"- {label}, {row['mode']} DP at ε = {_eps(row['epsilon'])}: "
+                            f"{row.get('reason')}")
+            continue
+        spent = (_mean_sd(row, "epsilon_spent") if "epsilon_spent_mean" in row else "∞")
+        noise = _num(row.get("noise_multiplier_mean"), 2) if row["mode"] != "none" else "0"
+        lines.append(f"| {label} | {row['mode']} | {_eps(row['epsilon'])} | {row['runs']} | "
+                     f"{_mean_sd(row, 'f1')} | {_mean_sd(row, 'pr_auc')} | {spent} | {noise} |")
+    text = "\n".join(lines) + "\n"
+    if refusals:
+        text += ("\nRefused (the run explains why, before training):\n\n"
+                 + "\n".join(refusals) + "\n")
+    run = (f"\n{result['rounds']} rounds, δ = {result['delta']:g}, clip {result['clip']:g}, "
+           f"{len(result['records'])} runs in {result['seconds'] / 60:.0f} min on "
+           f"{result['machine']}.\n\n")
+    return text + run + _source("privacy", result, "written")
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "robustness-summary": _robustness_summary,
     "robustness-tables": _robustness_tables,
@@ -297,5 +367,6 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "data-speed": _data_speed,
     "tune-speed": _tune_speed,
     "sign-flip": _sign_flip,
+    "privacy-table": _privacy_table,
 }
 """Marker name (``<!-- generate: NAME -->`` in a page) -> the Markdown it stands for."""

@@ -13,8 +13,8 @@ from pathlib import Path
 __all__ = ["PACKAGE_ORDER", "module_map_markdown"]
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "networkfed"
-PACKAGE_ORDER = ("core", "data", "models", "federated", "monitoring", "serving", "tuning",
-                 "flower", "cli")
+PACKAGE_ORDER = ("core", "data", "models", "federated", "privacy", "monitoring", "serving",
+                 "tuning", "flower", "cli")
 """Packages in the order data flows through them (imports only flow this way)."""
 
 

@@ -45,6 +45,8 @@ from networkfed.monitoring.run_folder import (
 )
 from networkfed.monitoring.run_writer import load_run_config, read_resume_state
 from networkfed.monitoring.tracking import MlflowCallback, tracking_store
+from networkfed.privacy.setup import privatize, refuse_dp
+from networkfed.trees import is_tree_model
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +125,16 @@ def run_federated(
     snapshot = _resume_point(folder, config) if resume else None
     if resume and folder is not None:
         _check_fingerprint(folder, data)
-    setup = _compose(config, data, folder, list(callbacks), progress, snapshot, resume)
+    if is_tree_model(config.model):  # trees: their own composition and round loop
+        from networkfed.trees.setup import compose_trees, run_trees
+
+        refuse_dp(config, f"{config.model} is a tree ensemble: no update vector to clip, no "
+                  "per-example gradients")
+        _check_sites(config, data)
+        setup: Any = compose_trees(config, data, folder, list(callbacks), progress, snapshot)
+        run_engine = run_trees
+    else:
+        setup = _compose(config, data, folder, list(callbacks), progress, snapshot, resume)
     folder_writer = setup.extras.get("run_folder")
     try:
         result = run_engine(setup)
@@ -180,6 +191,7 @@ def _compose(
     spec, training = model_settings(config, data)
     strategy = build_strategy(config.strategy, **config.strategy_options)
     _check_threat_model(config, data, strategy)
+    strategy = privatize(config, data, strategy, spec, training)
     manager = ModelManager(run_dir / CHECKPOINTS_DIR) if run_dir is not None else None
     model = _global_model(config, spec, manager, snapshot, resume)
     composed = [*callbacks, MonitorCallback(ModelPerformanceMonitor(manager))]
@@ -214,6 +226,9 @@ def model_settings(config: RunConfig, data: FederatedData) -> tuple[ModelSpec, d
     if accepted is None or "sequence_length" in accepted:
         architecture["sequence_length"] = data.sequence_length
     spec = ModelSpec(str(config.model), data.input_dim, data.num_classes, architecture)
+    if data.num_classes == 1:  # RUL: one output learning the target / cap (regression.py)
+        scale = float(data.preprocessing.source_options.get("rul_cap", config.data.rul_cap))
+        spec = dataclasses.replace(spec, target_scale=scale, loss=config.rul_loss)
     return spec, training_config(config.model, **train_part)
 
 

@@ -39,7 +39,9 @@ def test_models_json_is_machine_readable():
     result = runner.invoke(app, ["models", "--json", "--input-dim", "4", "--sequence-length", "3"])
 
     described = {entry["model"]: entry for entry in json.loads(result.output)}
-    assert list(described) == [key.value for key in ModelFactory.list_available_models()]
+    torch_models = [key.value for key in ModelFactory.list_available_models()]
+    assert list(described) == [*torch_models, "xgboost"]
+    assert described["xgboost"]["default_config"]["objective"] == "binary:logistic"
     cnn = described["cnn"]
     assert cnn["parameters"] == counted("cnn", input_dim=4, sequence_length=3)
     assert described["lstm"]["parameters"] == counted("lstm", input_dim=4)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from episodes import write_cycles
-from networkfed.core.errors import DataValidationError
+from networkfed.core.errors import ConfigError, DataValidationError
 from networkfed.data import DataConfig, load_federated_data
 from networkfed.data.splits import groups_across_splits, label_constant_within_groups
 
@@ -125,3 +125,16 @@ def test_groups_across_splits_counts_groups_in_more_than_one_split() -> None:
     groups = np.array(["a", "a", "b", "b", "c", "c"])
     assert groups_across_splits(groups, np.array([0, 0, 1, 1, 2, 2])) == 0
     assert groups_across_splits(groups, np.array([0, 1, 1, 1, 0, 2])) == 2
+
+
+def test_more_sites_than_machines_under_a_time_split_names_the_remedy(ai4i_csv: Path) -> None:
+    # Prepare: AI4I 2020 is one process stream, so a time split sees one machine
+    config = DataConfig(dataset="ai4i2020", data_path=ai4i_csv, split="time",
+                        partition="dirichlet", num_sites=3, sequence_length=1)
+
+    # Execute / Assert: the refusal says why (whole machines) and what to do instead
+    with pytest.raises(ConfigError) as refusal:
+        load_federated_data(config, seed=0)
+    message = str(refusal.value)
+    assert "ai4i2020 has 1 machine(s) where 3 are needed" in message
+    assert "--split stratified" in message

@@ -7,13 +7,15 @@ import pytest
 
 from networkfed.federated.strategies import STRATEGY_OPTIONS, build_strategy
 from networkfed.models import BEST_HYPERPARAMETERS, ModelFactory, training_config
+from networkfed.trees.params import XGBOOST_DEFAULTS, tree_hparams
 from networkfed.tuning.search_space import (
     TUNABLE_MODELS,
     hyperparameters_from_params,
     suggest_hyperparameters,
 )
 
-MODELS = [model.value for model in TUNABLE_MODELS]
+MODELS = [model.value for model in TUNABLE_MODELS if model.value != "xgboost"]
+"""The networks (xgboost's points: ``test_xgboost_points_are_tree_settings``)."""
 
 
 def drawn_points(model: str, strategy: str = "fedavg", count: int = 8, seed: int = 0) -> list:
@@ -97,3 +99,11 @@ def test_a_model_without_search_space_is_refused_with_the_tunable_ones() -> None
     # Execute / Assert
     with pytest.raises(ValueError, match="tunable: 'cnn', 'lstm', 'hybrid'"):
         suggest_hyperparameters(trial, "custom", "fedavg")
+
+
+def test_xgboost_points_are_tree_settings_and_rebuild_exactly() -> None:
+    for chosen, params in drawn_points("xgboost", strategy="xgb-bagging"):
+        assert tree_hparams(chosen.hparams) == {**XGBOOST_DEFAULTS, **chosen.hparams}
+        assert chosen.training_overrides == {} and chosen.strategy_options == {}
+        assert 1 <= chosen.local_epochs <= 8
+        assert hyperparameters_from_params(params, "xgboost", "xgb-bagging") == chosen

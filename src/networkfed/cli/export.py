@@ -11,9 +11,10 @@ from networkfed.cli.console import make_console
 from networkfed.cli.errors import handle_errors
 from networkfed.serving.checkpoint import load_served_model
 from networkfed.serving.export import PARITY_TOLERANCE, export_model, parse_format
+from networkfed.trees.serving import parse_tree_format
 
 console = make_console()
-SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "json": ".json"}
 
 
 def default_export_path(
@@ -32,7 +33,8 @@ def export_command(
         None, "--round", help="Round to export (default: the latest saved round)."
     ),
     export_format: str = typer.Option(
-        "onnx", "--format", help="onnx (onnxruntime, any platform) or torchscript (libtorch)."
+        "onnx", "--format", help="onnx (onnxruntime, any platform) or torchscript (libtorch); "
+        "for an xgboost run onnx or json (XGBoost's native booster)."
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Model file to write (default: RUN/exports/global_round_NNNN.onnx)."
@@ -50,8 +52,9 @@ def export_command(
     in FILE.preprocessing.json beside the model (with the alarm threshold). The export is
     checked against PyTorch before this command succeeds.
     """
-    chosen = parse_format(export_format)
     served = load_served_model(run, round_num, site)
+    tree = getattr(served, "is_tree", False)  # xgboost: onnx or json, checked by export_model
+    chosen = parse_tree_format(export_format) if tree else parse_format(export_format)
     target = out or default_export_path(run, served.round_num, chosen, site)
     result = export_model(served, target, chosen)
     if as_json:
@@ -72,7 +75,8 @@ def export_command(
             f"[bold]{result.path}[/] ({result.export_format}, {result.exporter})\n"
             f"preprocessing and alarm threshold {served.threshold:.4g}: "
             f"{result.preprocessing_path}\n"
-            f"parity with PyTorch: max |difference| {result.max_abs_difference:.2e} "
+            f"parity with {'XGBoost' if tree else 'PyTorch'}: max |difference| "
+            f"{result.max_abs_difference:.2e} "
             f"(<= {PARITY_TOLERANCE:g})",
             highlight=False,
         )

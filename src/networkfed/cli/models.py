@@ -16,8 +16,10 @@ console = make_console()
 
 def _table(entry: dict[str, Any]) -> Table:
     """One model: its default configuration beside its training configuration."""
+    size = (f"{entry['parameters']:,} parameters" if entry["parameters"] is not None
+            else "grows by its trees every round")
     title = (
-        f"[bold]{entry['model']}[/] · {entry['class']} · {entry['parameters']:,} parameters "
+        f"[bold]{entry['model']}[/] · {entry['class']} · {size} "
         f"(windows of {entry['sequence_length']} step(s))"
     )
     table = Table(title=title, title_justify="left", expand=False)
@@ -44,8 +46,9 @@ def models_command(
     """List every registered model with its default and training configuration and its
     parameter count (for the given input shape)."""
     from networkfed.models.catalog import describe_models  # torch loads only when needed
+    from networkfed.trees.params import describe_xgboost
 
-    described = describe_models(input_dim, num_classes, sequence_length)
+    described = [*describe_models(input_dim, num_classes, sequence_length), describe_xgboost()]
     if as_json:
         typer.echo(json.dumps(described, indent=2))
         return

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from networkfed.cli.data_options import Split
+from networkfed.cli.data_options import RulCap, RulColumn, RunToFailure, Split, Task
 from networkfed.cli.errors import err_console, handle_errors, show_warnings
 from networkfed.cli.progress import ConsoleProgress
 from networkfed.cli.run_config import (
@@ -36,6 +36,7 @@ DEFAULT_MLFLOW_STORE = "mlruns"
 Opt = typer.Option
 DATA = "Data"
 FED = "Federation"
+DP = "Differential privacy"
 
 
 @handle_errors
@@ -71,11 +72,19 @@ def simulate_command(
                                             "feature, edges fitted federatedly (0 = off).",
                                             rich_help_panel=DATA)] = None,
     split: Split = None,
-    model: Annotated[str | None, Opt(help="cnn, lstm or hybrid.")] = None,
+    task: Task = None,
+    rul_cap: RulCap = None,
+    rul_column: RulColumn = None,
+    run_to_failure: RunToFailure = None,
+    rul_loss: Annotated[str | None, Opt(help="rul: training loss, mse (default) or huber.",
+                                        rich_help_panel=FED)] = None,
+    model: Annotated[str | None, Opt(help="cnn, lstm, hybrid or xgboost.")] = None,
     rounds: Annotated[int | None, Opt(help="Federated rounds.", rich_help_panel=FED)] = None,
-    local_epochs: Annotated[int | None, Opt(help="Epochs per site per round.",
+    local_epochs: Annotated[int | None, Opt(help="Epochs per site per round (xgboost: "
+                                            "boosting rounds, default 5).",
                                             rich_help_panel=FED)] = None,
-    strategy: Annotated[str | None, Opt(help="fedavg, fedprox, fedadam, ...",
+    strategy: Annotated[str | None, Opt(help="fedavg, fedprox, fedadam, ... (xgboost: "
+                                        "xgb-bagging or xgb-cyclic).",
                                         rich_help_panel=FED)] = None,
     strategy_option: Annotated[list[str] | None, Opt(help="KEY=VALUE option of the strategy "
                                                      "(repeatable).", rich_help_panel=FED)] = None,
@@ -101,6 +110,26 @@ def simulate_command(
                                       rich_help_panel=FED)] = None,
     fedper: Annotated[bool | None, Opt("--fedper/--no-fedper", help="FedPer: each site keeps its "
                                        "own output layer.", rich_help_panel=FED)] = None,
+    dp: Annotated[str | None, Opt(help="client (DP-FedAvg) or sample (DP-SGD at every "
+                                  "site), with a reported ε; needs --dp-clip and --dp-noise "
+                                  "or --dp-epsilon.",
+                                  rich_help_panel=DP)] = None,
+    dp_side: Annotated[str | None, Opt(help="Who clips and adds the noise: server (default) "
+                                       "or client (each site).", rich_help_panel=DP)] = None,
+    dp_clip: Annotated[float | None, Opt(help="L2 bound of one site's update (client) or one "
+                                         "example's gradient (sample).",
+                                         rich_help_panel=DP)] = None,
+    dp_clip_quantile: Annotated[float | None, Opt(help="client: adaptive clipping, the clip "
+                                                  "follows this quantile of the update norms "
+                                                  "(--dp-clip is the first one).",
+                                                  rich_help_panel=DP)] = None,
+    dp_noise: Annotated[float | None, Opt(help="Noise multiplier (noise SD = it x clip, over "
+                                          "the sites for client).", rich_help_panel=DP)] = None,
+    dp_epsilon: Annotated[float | None, Opt(help="Target ε for the whole run (the noise "
+                                            "multiplier is solved for).",
+                                            rich_help_panel=DP)] = None,
+    dp_delta: Annotated[float | None, Opt(help="δ of the reported ε [default: 1e-5].",
+                                          rich_help_panel=DP)] = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     baselines: Annotated[bool | None, Opt("--baselines/--no-baselines", help="Also train "
                                           "centralized and local-only baselines.")] = None,
@@ -130,7 +159,9 @@ def simulate_command(
         "engine": engine, "workers": workers, "class_weighting": class_weighting,
         "fedbn": fedbn, "fedper": fedper, "attack": attack, "attackers": attackers,
         "attack_options": parse_strategy_options(attack_option, "--attack-option", "sd=0.5"),
-        "mlflow": mlflow,
+        "mlflow": mlflow, "dp": dp, "dp_side": dp_side, "dp_clip": dp_clip,
+        "dp_clip_quantile": dp_clip_quantile, "dp_noise": dp_noise, "dp_epsilon": dp_epsilon,
+        "dp_delta": dp_delta, "rul_loss": rul_loss,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,
@@ -139,6 +170,8 @@ def simulate_command(
         "time_column": time_column,
         "feature_columns": split_columns(feature_columns), "sequence_length": sequence_length,
         "features": split_columns(features), "feature_bins": feature_bins, "split": split,
+        "task": task, "rul_cap": rul_cap, "rul_column": rul_column,
+        "run_to_failure": run_to_failure,
     }
     config, folder = _resolve(config_file, hparams, run_flags, data_flags, run_dir, resume)
     if config.mlflow is not None:

@@ -15,6 +15,8 @@ class ModelType(str, Enum):
     LSTM = "lstm"
     HYBRID = "hybrid"
     CUSTOM = "custom"
+    XGBOOST = "xgboost"
+    """Federated gradient-boosted trees (:mod:`networkfed.trees`), not a torch module."""
 
     @classmethod
     def parse(cls, value: ModelType | str) -> ModelType:

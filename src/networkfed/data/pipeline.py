@@ -187,11 +187,30 @@ def assign_sites(
         else:
             codes, _ = pd.factorize(pd.Series(table.machines[rows]), sort=False)
             min_size = _min_machines(split_mode, part, has_fixed_test=bool((fixed == TEST).any()))
+            _check_enough_machines(int(codes.max()) + 1, num_sites * min_size, config, split_mode)
             per_machine = _partition_items(
                 _machine_labels(table.take(rows), codes), config, num_sites, part_seed, min_size
             )
             sites[rows] = per_machine[codes]
     return sites, [f"site_{i}" for i in range(num_sites)]
+
+
+def _check_enough_machines(
+    machines: int, needed: int, config: DataConfig, split_mode: str
+) -> None:
+    """Refuse a partition of whole machines into more sites than there are machines.
+
+    The partition functions' own check counts "items"; here an item is a machine, and the
+    remedy (deal rows instead) is only visible at this level.
+    """
+    if machines >= needed:
+        return
+    raise ConfigError(
+        "num_sites", config.num_sites or DEFAULT_NUM_SITES,
+        f"fewer sites: --split {split_mode} deals whole machines to the sites and "
+        f"{config.dataset} has {machines} machine(s) where {needed} are needed; deal rows "
+        f"with --split stratified, or use --partition natural",
+    )
 
 
 def _min_machines(split_mode: str, part: int, *, has_fixed_test: bool) -> int:

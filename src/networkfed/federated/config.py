@@ -29,6 +29,9 @@ StrategyName = Literal[
     "bulyan",
 ]
 
+TreeStrategyName = Literal["xgb-bagging", "xgb-cyclic"]
+"""Federated XGBoost's algorithms (:mod:`networkfed.trees`): trees, not tensors, are merged."""
+
 AttackName = Literal[
     "sign-flip", "gaussian", "scaling", "alie", "ipm", "label-flip", "nan", "stale"
 ]
@@ -52,7 +55,7 @@ class RunConfig(BaseModel):
     """Overrides of the model's tuned hyperparameters and training config (e.g. from tune)."""
     rounds: int = Field(default=10, ge=1)
     local_epochs: int = Field(default=3, ge=1)
-    strategy: StrategyName = "fedavg"
+    strategy: StrategyName | TreeStrategyName = "fedavg"
     strategy_options: dict[str, float | int] = Field(default_factory=dict)
     fraction_fit: float = Field(default=1.0, gt=0, le=1)
     min_fit_clients: int = Field(default=3, ge=1)
@@ -79,7 +82,33 @@ class RunConfig(BaseModel):
     attackers: int = Field(default=0, ge=0)
     attack_options: dict[str, float] = Field(default_factory=dict)
     """Options of the attack (e.g. ``{"sd": 0.5}`` for ``gaussian``)."""
+    dp: Literal["client", "sample"] | None = None
+    """Differential privacy (``client``: client-level DP-FedAvg; ``sample``: DP-SGD at every
+    site; ``None``: none; :mod:`networkfed.privacy`). Needs ``dp_clip`` and one of
+    ``dp_noise`` / ``dp_epsilon`` (:func:`networkfed.privacy.setup.privatize` checks them
+    together, before a run)."""
+    dp_side: Literal["server", "client"] = "server"
+    """Who clips and adds the noise: the server, or each site (then the server never sees an
+    un-noised update)."""
+    dp_clip: float | None = Field(default=None, gt=0)
+    """L2 bound of one site's update per round (``client``), of one example's gradient per
+    step (``sample``)."""
+    dp_clip_quantile: float | None = Field(default=None, gt=0, lt=1)
+    """Client-level DP with adaptive clipping: ``dp_clip`` is then the first round's clip and
+    the clip follows this quantile of the sites' update norms (``None``: a fixed clip)."""
+    dp_noise: float | None = Field(default=None, gt=0)
+    """Noise multiplier: noise SD = dp_noise x dp_clip / sites aggregated (``client``), x
+    dp_clip on each step's gradient sum (``sample``)."""
+    dp_epsilon: float | None = Field(default=None, gt=0)
+    """Target ε for the whole run: the noise multiplier is solved for from the rounds and
+    the sampling rate."""
+    dp_delta: float = Field(default=1e-5, gt=0, lt=1)
+    """The δ at which ε is reported; must be below 1 / training examples (of the smallest
+    site, for ``sample``)."""
     baselines: bool = False
+    rul_loss: Literal["mse", "huber"] = "mse"
+    """The training loss of a RUL run (``data.task = "rul"``): mean squared error (what RMSE
+    scores) or Huber (less pulled by the noisy targets of early cycles)."""
     run_dir: Path | None = None
     mlflow: str | None = None
     """Track the run in MLflow: a local folder (an SQLite store inside it) or a tracking URI
@@ -99,6 +128,33 @@ class RunConfig(BaseModel):
         return runnable_model(value)
 
     @model_validator(mode="after")
+    def _task_settings(self) -> RunConfig:
+        """Classification-only options are refused in a RUL run, and the other way round."""
+        if self.data.task == "rul":
+            # values, not "was it set": a run's config.toml holds every field
+            if self.class_weighting != "balanced":
+                raise ValueError("class_weighting is a classification option (a RUL target "
+                                 "has no classes): leave it out with task = 'rul'")
+            if self.dp == "sample":
+                raise ValueError("dp 'sample' (DP-SGD) trains with cross-entropy: a RUL run "
+                                 "can use dp 'client' (update clipping is task-agnostic)")
+            if self.model is ModelType.XGBOOST:
+                # the hook for trees: reg:squarederror on the float RUL target (site.train.y),
+                # predictions in cycles as SplitPredictions; evaluation scores them as RUL
+                raise ValueError("model 'xgboost' has no RUL mode yet (reg:squarederror): use "
+                                 "cnn, lstm or hybrid with task = 'rul'")
+            if self.engine == "flower":
+                raise ValueError("engine 'flower' does not carry a RUL run's target scale and "
+                                 "loss to its clients yet: use engine 'inprocess' with "
+                                 "task = 'rul'")
+            if self.attack == "label-flip":
+                raise ValueError("attack 'label-flip' flips class labels: a RUL target has "
+                                 "none (use sign-flip, gaussian, scaling, alie or ipm)")
+        elif self.rul_loss != "mse":
+            raise ValueError("rul_loss needs task = 'rul' (--task rul)")
+        return self
+
+    @model_validator(mode="after")
     def _attack_settings(self) -> RunConfig:
         if (self.attack is None) != (self.attackers == 0):
             raise ValueError("attack and attackers go together: name an attack and give "
@@ -110,6 +166,16 @@ class RunConfig(BaseModel):
             from networkfed.federated.attacks import check_attack_options
 
             check_attack_options(self.attack, self.attack_options)
+        return self
+
+    @model_validator(mode="after")
+    def _tree_settings(self) -> RunConfig:
+        from networkfed.trees.config import check_tree_settings
+
+        # Frozen: xgboost's own defaults (strategy, class weighting, local rounds) where none
+        # were given, set before anyone reads them; settings trees cannot use are refused.
+        for key, value in check_tree_settings(self).items():
+            object.__setattr__(self, key, value)
         return self
 
     @model_validator(mode="after")
@@ -136,8 +202,10 @@ def runnable_model(value: object) -> ModelType:
         parsed = ModelType.parse(value)  # type: ignore[arg-type]
     except ValueError:
         parsed = None
+    if parsed is ModelType.XGBOOST:  # trees: not a torch module, so not in the registry
+        return parsed
     if parsed is None or parsed not in list_models():
-        runnable = ", ".join(repr(str(key)) for key in list_models())
+        runnable = ", ".join(repr(str(key)) for key in [*list_models(), ModelType.XGBOOST])
         raise ValueError(f"unknown model type {value!r}; the models that can run are {runnable}")
     return parsed
 
@@ -151,6 +219,8 @@ def with_model_window(data: DataConfig, model: ModelType) -> DataConfig:
     on rows against 0.629 on 10-step windows, higher on six; F1 0.581 against 0.573) and
     trains on about nine times fewer FLOPs per example.
     """
+    if model is ModelType.XGBOOST:  # trees read rows unless a window is asked for
+        return data.with_default_sequence_length(1)
     if model not in list_models():  # a user type not registered here: building it will say so
         return data
     # Where the split turns out to deal single rows (AI4I, a CSV without machines), loading

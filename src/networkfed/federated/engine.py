@@ -134,6 +134,7 @@ class InProcessEngine:
             )
             if self.adversary is not None:  # hostile sites change what they send
                 updates = self.adversary.apply(round_num, global_state, updates)
+            self.strategy.sites_trained(round_num, [u.site_id for u in updates])
             # 4. Validation: bad updates are refused; too few good ones stop the run.
             valid, rejected = self._validate(round_num, global_state, updates)
             self._keep_site_layers(valid)
@@ -152,6 +153,7 @@ class InProcessEngine:
                 train_metrics={u.site_id: dict(u.metrics) for u in updates},
                 learning_rate=round_learning_rate(self.training, round_num),
                 seconds=time.perf_counter() - round_started,
+                privacy=self.strategy.privacy_spent(),
             )
             self.completed_round = round_num
             if self._report(last):
@@ -230,6 +232,10 @@ class InProcessEngine:
             class_weights=self.class_weights,
             seed=self.config.seed,
             proximal_mu=float(fit_config.get("proximal_mu", 0.0)),
+            dp_clip=float(fit_config.get("dp_clip", 0.0)),
+            dp_noise_sd=float(fit_config.get("dp_noise_sd", 0.0)),
+            dp_sample_clip=float(fit_config.get("dp_sample_clip", 0.0)),
+            dp_sample_noise=float(fit_config.get("dp_sample_noise", 0.0)),
         )
 
     def _train_sites(
@@ -374,4 +380,5 @@ class InProcessEngine:
             references=references,
             findings=findings,
             attack=self.adversary.describe() if self.adversary is not None else {},
+            privacy=self.strategy.privacy_spent(),
         )

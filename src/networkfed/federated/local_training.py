@@ -11,6 +11,7 @@ what makes runs reproducible, resumable and comparable across engines.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -19,17 +20,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from networkfed.data.types import SplitTensors
 from networkfed.federated.config import ClassWeighting
 from networkfed.federated.fast_layers import use_fast_dropout
-from networkfed.federated.optimizers import LocalOptimizer, make_optimizer
+from networkfed.federated.optimizers import LocalOptimizer, make_optimizer, torch_optimizer
 from networkfed.federated.packing import pack_state
-from networkfed.federated.training_step import training_step
+from networkfed.federated.regression import RegressionStep, RulLoss, predict_rul
+from networkfed.federated.training_step import TrainingStep, training_step
 from networkfed.federated.types import SiteUpdate
 from networkfed.models import ModelFactory, ModelWrapper
+from networkfed.privacy.dp_sgd import DPSGDTrainer
+from networkfed.privacy.mechanism import private_update
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +59,23 @@ class ModelSpec:
     input_dim: int
     num_classes: int
     overrides: dict[str, Any] = field(default_factory=dict)
+    target_scale: float = 1.0
+    """One output (``num_classes == 1``, a RUL run): the network learns the target divided by
+    this (the RUL cap), predictions are multiplied back (:mod:`.regression`)."""
+    loss: RulLoss = "mse"
+    """The regression loss of a one-output network (``mse`` or ``huber``)."""
+
+    @property
+    def regression(self) -> bool:
+        return self.num_classes == 1
+
+    def predict(self, model: nn.Module, x: Tensor) -> np.ndarray:
+        """What evaluation scores: failure probabilities, or remaining life in cycles."""
+        if self.regression:
+            return predict_rul(model, x, self.target_scale)
+        from networkfed.federated.evaluation import predict_failure
+
+        return predict_failure(model, x)
 
     def build(self, seed: int | None = None) -> ModelWrapper:
         """A fresh model; ``seed`` makes its initial weights reproducible."""
@@ -77,6 +99,16 @@ class FitInstructions:
     seed: int
     proximal_mu: float = 0.0
     flip_labels: bool = False
+    dp_clip: float = 0.0
+    """Client-level DP with ``--dp-side client``: the L2 bound of this site's update (0: the
+    site sends its update as it is)."""
+    dp_noise_sd: float = 0.0
+    """The SD of the Gaussian noise the site adds to its clipped update (its share)."""
+    dp_sample_clip: float = 0.0
+    """Sample-level DP-SGD (``--dp sample``): the bound of each example's gradient (0: plain
+    training)."""
+    dp_sample_noise: float = 0.0
+    """DP-SGD's noise multiplier: noise SD = it x ``dp_sample_clip`` on each step's sum."""
 
     def to_config(self) -> dict[str, Any]:
         """A flat, Flower ``ConfigRecord``-friendly dict (kebab-case keys)."""
@@ -87,6 +119,10 @@ class FitInstructions:
             "seed": self.seed,
             "proximal-mu": float(self.proximal_mu),
             "flip-labels": bool(self.flip_labels),
+            "dp-clip": float(self.dp_clip),
+            "dp-noise-sd": float(self.dp_noise_sd),
+            "dp-sample-clip": float(self.dp_sample_clip),
+            "dp-sample-noise": float(self.dp_sample_noise),
         }
 
     @classmethod
@@ -99,6 +135,10 @@ class FitInstructions:
             seed=int(config["seed"]),
             proximal_mu=float(config.get("proximal-mu", 0.0)),
             flip_labels=bool(config.get("flip-labels", False)),
+            dp_clip=float(config.get("dp-clip", 0.0)),
+            dp_noise_sd=float(config.get("dp-noise-sd", 0.0)),
+            dp_sample_clip=float(config.get("dp-sample-clip", 0.0)),
+            dp_sample_noise=float(config.get("dp-sample-noise", 0.0)),
         )
 
 
@@ -188,7 +228,10 @@ class SiteTrainer:
         self.spec, self.training = spec, dict(training)
         self.wrapper = spec.build(seed=0)
         use_fast_dropout(self.wrapper.model)
-        self._step = training_step(self.wrapper.model)
+        self._step: TrainingStep = (
+            RegressionStep(self.wrapper.model, spec.target_scale, spec.loss)
+            if spec.regression else training_step(self.wrapper.model)
+        )
         """A mini-batch's loss and gradients (:func:`training_step`): by hand for the built-in
         CNN, autograd otherwise (through the rows forward for the built-in hybrid)."""
         self._params = [p for p in self.wrapper.model.parameters() if p.requires_grad]
@@ -196,6 +239,8 @@ class SiteTrainer:
         """Aliases of the model's parameters and buffers, for :meth:`load`."""
         self._loaded: Mapping[str, Tensor] | None = None
         """The state the model holds unchanged since :meth:`load` (None after training)."""
+        self._dp_sgd: DPSGDTrainer | None = None
+        """Opacus' twin of the model for ``--dp sample`` (made on first use)."""
 
     @property
     def model(self) -> nn.Module:
@@ -243,10 +288,31 @@ class SiteTrainer:
             order = torch.Generator().manual_seed(site_seed(seed, site_id, round_num, "shuffle"))
             self.load(global_state)
             self._loaded = None  # training changes the weights
-            mean_loss = self._train_epochs(train, instructions, order)
-            state = pack_state(self.model.state_dict())  # a copy the server reads fast
-        metrics = {"train_loss": mean_loss, "learning_rate": self._learning_rate(round_num)}
+            if instructions.dp_sample_clip > 0:  # DP-SGD: Opacus, not the hand-computed step
+                noise = torch.Generator().manual_seed(
+                    site_seed(seed, site_id, round_num, "dp-sgd"))
+                mean_loss = self._train_dp_sgd(train, instructions, order, noise)
+            else:
+                mean_loss = self._train_epochs(train, instructions, order)
+            state, extra = self._outgoing(global_state, site_id, instructions)
+        metrics = {"train_loss": mean_loss, "learning_rate": self._learning_rate(round_num),
+                   **extra}
         return SiteUpdate(site_id, state, num_examples=len(train), metrics=metrics)
+
+    def _outgoing(
+        self, global_state: Mapping[str, Tensor], site_id: str, instructions: FitInstructions
+    ) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """The state to send, packed (a copy the server reads fast), and extra metrics; under
+        client-side DP clipped and noised here, so the raw update never leaves the site (the
+        server only learns whether it had to be clipped)."""
+        state: Mapping[str, Tensor] = self.model.state_dict()
+        if instructions.dp_clip <= 0:
+            return pack_state(state), {}
+        noise = torch.Generator().manual_seed(
+            site_seed(instructions.seed, site_id, instructions.round_num, "dp-noise"))
+        sent, clipped = private_update(global_state, state, instructions.dp_clip,
+                                       instructions.dp_noise_sd, noise)
+        return pack_state(sent), {"dp_clipped": float(clipped)}
 
     def _learning_rate(self, round_num: int) -> float:
         return round_learning_rate(self.training, round_num)
@@ -278,6 +344,30 @@ class SiteTrainer:
         if not math.isfinite(mean):
             logger.warning("training loss became %s; the update will be rejected", mean)
         return mean
+
+    def _train_dp_sgd(
+        self, train: SplitTensors, instructions: FitInstructions, order: torch.Generator,
+        noise: torch.Generator,
+    ) -> float:
+        """The epochs under sample-level DP (:class:`~networkfed.privacy.dp_sgd.DPSGDTrainer`):
+        per-example clipping and noise on every step; the configured gradient clipping and
+        the proximal term do not apply (DP clipping replaces the one; the other is refused)."""
+        if self._dp_sgd is None:  # building draws random numbers: not from this fit's streams
+            with torch.random.fork_rng(devices=[]):
+                self._dp_sgd = DPSGDTrainer(self.spec.build(seed=0).model)
+        weights = torch.tensor(instructions.class_weights, dtype=torch.float32)
+        batch_size = int(self.training["batch_size"])
+        return self._dp_sgd.train(
+            self.model, lambda: shuffled_batches(train, batch_size, order),
+            epochs=instructions.local_epochs,
+            class_weights=weights if weights.sum() > 0 else None,
+            optimizer=functools.partial(
+                torch_optimizer, self.training.get("optimizer", "Adam"),
+                lr=self._learning_rate(instructions.round_num),
+                weight_decay=float(self.training.get("weight_decay", 0.0))),
+            noise_multiplier=instructions.dp_sample_noise, clip=instructions.dp_sample_clip,
+            batch_size=batch_size, generator=noise,
+        )
 
     def _optimizer(self, round_num: int) -> LocalOptimizer:
         """A fresh optimiser each round (sites keep no state between rounds)."""

@@ -114,6 +114,17 @@ class FusedAdam:
             )
 
 
+def torch_optimizer(
+    name: str, params: list[Tensor], *, lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    """``torch.optim``'s own optimiser a training configuration names (what wrappers such as
+    Opacus' ``DPOptimizer`` need: a real ``torch.optim.Optimizer``)."""
+    if name == "SGD":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    optimizer_class = torch.optim.AdamW if name == "AdamW" else torch.optim.Adam
+    return optimizer_class(params, lr=lr, weight_decay=weight_decay)
+
+
 def make_optimizer(
     name: str, params: list[Tensor], *, lr: float, weight_decay: float
 ) -> LocalOptimizer:

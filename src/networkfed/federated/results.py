@@ -38,6 +38,9 @@ class RoundResult:
     train_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     learning_rate: float = float("nan")
     seconds: float = 0.0
+    privacy: dict[str, Any] = field(default_factory=dict)
+    """Differential privacy spent up to this round (``epsilon`` at ``delta``, noise, clip;
+    empty without DP: :meth:`~networkfed.federated.strategies.Strategy.privacy_spent`)."""
 
     @property
     def overall(self) -> dict[str, float]:
@@ -81,6 +84,8 @@ class RunResult:
     attack: dict[str, Any] = field(default_factory=dict)
     """The simulated attack: name, attacker sites, options (empty: no attack); the metrics
     are then those of the honest sites only."""
+    privacy: dict[str, Any] = field(default_factory=dict)
+    """Differential privacy: settings and the ε spent by the whole run (empty: no DP)."""
 
     @property
     def final(self) -> dict[str, float]:
@@ -113,6 +118,8 @@ class RunResult:
             summary["baselines"] = baselines
         if self.attack:
             summary["attack"] = self.attack
+        if self.privacy:
+            summary["privacy"] = self.privacy
         summary["monitor"] = self.monitor
         summary["elapsed_seconds"] = round(self.elapsed_seconds, 3)
         return summary

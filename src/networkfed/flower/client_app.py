@@ -31,6 +31,7 @@ with imports_for_life():
         update_content,
     )
     from networkfed.flower.site_work import executor_for, identify, load_site, report_for
+    from networkfed.flower.trees import is_tree_message, tree_reply
 
 __all__ = ["app"]
 
@@ -51,6 +52,8 @@ def query(message: Message, context: Context) -> Message:
 @app.train()
 def train(message: Message, context: Context) -> Message:
     """One round of local training from the global state the server sent."""
+    if is_tree_message(message.content):  # xgboost: boost trees from the global booster
+        return Message(tree_reply(message.content, context.node_config), reply_to=message)
     setup = SiteSetup.from_record(message.content[SETUP])
     config = message.content[CONFIG]
     site = load_site(context.node_config, setup, str(config["site-id"]))
@@ -63,6 +66,8 @@ def train(message: Message, context: Context) -> Message:
 @app.evaluate()
 def evaluate(message: Message, context: Context) -> Message:
     """The global model's failure probabilities on this site's validation and test windows."""
+    if is_tree_message(message.content):  # xgboost: the global booster's predictions
+        return Message(tree_reply(message.content, context.node_config), reply_to=message)
     setup = SiteSetup.from_record(message.content[SETUP])
     config = message.content[CONFIG]
     site = load_site(context.node_config, setup, str(config["site-id"]))

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from flwr.app import Message
+from flwr.app import Message, RecordDict
 from flwr.serverapp import Grid
 
 from networkfed.core.errors import ConfigError, TrainingError
@@ -29,6 +29,7 @@ from networkfed.data import PreprocessingSpec
 from networkfed.federated.evaluation import SplitPredictions
 from networkfed.federated.execution import SiteRunner, Task
 from networkfed.flower.messages import (
+    SETUP,
     SITE,
     SiteSetup,
     predict_content,
@@ -165,6 +166,26 @@ class GridRunner:
             for site, task in zip(sites, tasks, strict=True)
         ]
 
+    def exchange(
+        self, contents: Mapping[str, RecordDict], message_type: str, group: str
+    ) -> dict[str, Message]:
+        """Send each site its ``contents`` (with this run's setup); good replies by site.
+
+        For work that is not a :class:`Task` (the tree runs of :mod:`networkfed.flower.trees`).
+        """
+        self._find_missing(list(contents))
+        pending: list[tuple[Message, str]] = []
+        for site, content in contents.items():
+            if site not in self.nodes:
+                logger.warning("site %r has no connected SuperNode; it is left out", site)
+                continue
+            content[SETUP] = self.setup
+            pending.append((Message(content, dst_node_id=self.nodes[site],
+                                    message_type=message_type, group_id=group,
+                                    ttl=self.timeout + 60), site))
+        self.grid.push_messages([message for message, _ in pending])
+        return self._good_replies(pending)
+
     def close(self) -> None:
         """Nothing to release: the grid belongs to the ServerApp."""
 
@@ -186,6 +207,9 @@ class GridRunner:
         self.grid.push_messages([message for message, _ in pending])
         if meanwhile is not None:
             meanwhile()
+        return self._good_replies(pending)
+
+    def _good_replies(self, pending: Sequence[tuple[Message, str]]) -> dict[str, Message]:
         site_of = {message.metadata.message_id: site for message, site in pending}
         good: dict[str, Message] = {}
         for reply in self._collect(set(site_of)):

@@ -55,6 +55,7 @@ class MonitorCallback(Callback):
     def __init__(self, monitor: ModelPerformanceMonitor, model_id: str = GLOBAL_MODEL_ID) -> None:
         self.monitor, self.model_id = monitor, model_id
         self.previous_loss = math.nan
+        self.initial_loss = math.nan
         self.reported: list[str] = []
         self._engine: EngineView | None = None
 
@@ -64,11 +65,19 @@ class MonitorCallback(Callback):
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> RoundFeedback:
         if result.round_num == 0 or self._engine is None:  # round 0 is the untrained model
             self.previous_loss = float(result.overall["loss"])
+            self.initial_loss = self.previous_loss
+            if "rmse" in result.overall:
+                self.previous_loss = 1.0
             return False, {}
         loss = float(result.overall["loss"])
+        if "rmse" in result.overall and self.initial_loss > 0:
+            # a RUL run's loss is a squared error in cycles (thousands at first): the monitor's
+            # absolute limits are for cross-entropy, so it sees the loss relative to round 0
+            loss = loss / self.initial_loss
         rate = (self.previous_loss - loss) / self.previous_loss if self.previous_loss > 0 else 0.0
         self.monitor.track_round_performance(self.model_id, result.round_num, {
-            "accuracy": result.overall["accuracy"],
+            # a RUL run has no accuracy: the share of windows within +-10 cycles stands in
+            "accuracy": result.overall.get("accuracy", result.overall.get("within_10")),
             "loss": loss,
             "parameter_norm": parameter_norm(self._engine.model.get_parameters()),
             "convergence_rate": rate if math.isfinite(rate) else 0.0,
@@ -84,11 +93,12 @@ class MonitorCallback(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {**self.monitor.state_dict(), "previous_loss": self.previous_loss,
-                "reported": self.reported}
+                "initial_loss": self.initial_loss, "reported": self.reported}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.monitor.load_state_dict(state)
         self.previous_loss = float(state["previous_loss"])
+        self.initial_loss = float(state.get("initial_loss", math.nan))
         self.reported = list(state["reported"])
 
 
@@ -113,7 +123,10 @@ class MetricsFileCallback(Callback):
 
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
         self.rows += train_rows(result.round_num, result.train_metrics, self._sizes)
-        self.rows += metric_rows(result.round_num, "federated", result.evaluation, validation=True)
+        rows = metric_rows(result.round_num, "federated", result.evaluation, validation=True)
+        if result.privacy:  # the ε spent up to this round: the run's, and each site's
+            rows = [{**row, **epsilon_fields(result.privacy, row["site"])} for row in rows]
+        self.rows += rows
         self._write()
 
     def on_train_end(self, result: RunResult) -> None:
@@ -132,6 +145,16 @@ class MetricsFileCallback(Callback):
 
     def _write(self) -> None:
         atomic_write_text(self.path, "".join(json.dumps(row) + "\n" for row in self.rows))
+
+
+def epsilon_fields(privacy: Mapping[str, Any], site: str) -> dict[str, Any]:
+    """``epsilon`` and ``delta`` for a ``metrics.jsonl`` row: the run's on ``overall`` rows, a
+    site's own under sample-level DP (each site protects its rows)."""
+    per_site = privacy.get("per_site_epsilon") or {}
+    if site != "overall" and site not in per_site:
+        return {}
+    epsilon = privacy["epsilon"] if site == "overall" else per_site[site]
+    return {"epsilon": epsilon, "delta": privacy["delta"]}
 
 
 class RunFolderCallback(Callback):
@@ -190,6 +213,8 @@ class CheckpointCallback(Callback):
         if self._engine is None:
             raise RuntimeError("CheckpointCallback.after_round before on_train_begin")
         extra = {**self.extra, "threshold": result.evaluation.threshold}
+        if result.privacy:  # what a model of this round has spent, beside its weights
+            extra["privacy"] = result.privacy
         site_layers = self._engine.site_layers
         if site_layers is not None:  # first: a saved round always has its sites' layers
             write_site_layers(self.run_dir, result.round_num, site_layers,

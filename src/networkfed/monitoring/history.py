@@ -23,6 +23,7 @@ from networkfed import __version__
 from networkfed.core.errors import CheckpointError, ConfigError, RunFolderError, UnknownRoundError
 from networkfed.data.bins import encoded_width
 from networkfed.federated.callbacks import best_round
+from networkfed.federated.regression import selection_score
 from networkfed.models import ModelFactory, ModelManager, ModelWrapper
 from networkfed.monitoring.files import atomic_path, atomic_write_text
 from networkfed.monitoring.run_folder import (
@@ -33,6 +34,7 @@ from networkfed.monitoring.run_folder import (
     round_rows,
 )
 from networkfed.monitoring.run_writer import with_site_layers
+from networkfed.trees.checkpoint import read_round, tree_rounds
 
 __all__ = [
     "SavedRound",
@@ -106,17 +108,32 @@ def saved_rounds(run_dir: str | Path) -> list[SavedRound]:
     The best round is the engine's rule (:func:`~networkfed.federated.callbacks.best_round`,
     validation PR-AUC, never test metrics), applied to the rounds logged in ``metrics.jsonl``.
     """
-    manager, rounds = open_checkpoints(run_dir)
     validation = validation_pr_auc_by_round(run_dir)
-    described = [
-        replace(_describe(manager, round_num), validation_pr_auc=validation.get(round_num))
-        for round_num in rounds
-    ]
+    if tree_rounds(Path(run_dir)):  # an xgboost run: its boosters' metadata
+        rounds = tree_rounds(Path(run_dir))
+        described = [replace(_describe_tree(Path(run_dir), r), validation_pr_auc=validation.get(r))
+                     for r in rounds]
+    else:
+        manager, rounds = open_checkpoints(run_dir)
+        described = [
+            replace(_describe(manager, round_num), validation_pr_auc=validation.get(round_num))
+            for round_num in rounds
+        ]
     logged = {r: validation[r] for r in rounds if r in validation}
     if not logged:
         return described
     best = best_round(logged)
     return [replace(saved, best=saved.round == best) for saved in described]
+
+
+def _describe_tree(run_dir: Path, round_num: int) -> SavedRound:
+    """One saved booster round, from its metadata file (a broken one is shown, not raised)."""
+    try:
+        meta = read_round(run_dir, round_num)[2]
+    except CheckpointError as error:
+        return SavedRound(round_num, problem=str(error))
+    return SavedRound(round_num, metrics=dict(meta.get("metrics", {})),
+                      threshold=meta.get("threshold"))
 
 
 def validation_pr_auc_by_round(run_dir: str | Path) -> dict[int, float]:
@@ -131,11 +148,11 @@ def validation_pr_auc_by_round(run_dir: str | Path) -> dict[int, float]:
         logger.info("no validation metrics for the best round: %s", error)
         return {}
     rows = round_rows(metrics, split="val")
-    return {
-        int(row["round"]): float(row["pr_auc"])
-        for _, row in rows.iterrows()
-        if math.isfinite(float(row["pr_auc"]))
-    }
+    # a RUL run ranks rounds by minus the validation RMSE (regression.selection_score)
+    scores = {int(row["round"]): selection_score(row.dropna().to_dict())
+              for _, row in rows.iterrows()}
+    return {r: float(v) for r, v in scores.items()  # type: ignore[arg-type]
+            if v is not None and math.isfinite(float(v))}
 
 
 def restore_round(
@@ -156,6 +173,10 @@ def restore_round(
         If ``out`` ends in ``.json`` (that name is reserved for the metadata), or ``site_id``
         is not one of a FedBN / FedPer run's sites.
     """
+    if tree_rounds(Path(run_dir)):
+        raise ConfigError("run", str(run_dir), "a network run (an xgboost run's booster is "
+                          f"written by: networkfed export --run {run_dir} --round {round_num} "
+                          "--format json)")
     target = Path(out)
     sidecar = target.with_suffix(".json")
     if sidecar == target:

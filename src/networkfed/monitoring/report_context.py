@@ -56,7 +56,7 @@ def header(run: RunRecord, counts: Counts) -> str:
     return (
         f'<header><h1>NetworkFed run report</h1><p class="lead">{esc(" · ".join(facts))} '
         f'<span class="badge {esc(status)}">{esc(status)}</span></p>'
-        f"<p>{esc(_what_ran(run.config))}</p>{_attack(run)}"
+        f"<p>{esc(_what_ran(run.config))}</p>{_attack(run)}{_privacy(run)}"
         f"<p><strong>{esc(result)}</strong></p></header>"
     )
 
@@ -72,6 +72,30 @@ def _attack(run: RunRecord) -> str:
     return (f'<p class="warn">Simulated {esc(attack.get("name"))}{esc(settings)} attack by '
             f"{len(attack.get('attackers', []))} of the sites ({esc(sites)}); every metric "
             "in this report is that of the honest sites.</p>")
+
+
+def _privacy(run: RunRecord) -> str:
+    """Differential privacy: the ε the run spent, at which δ, with what noise and clip."""
+    privacy = run.summary.get("privacy") or {}
+    if not privacy:
+        return ""
+    delta = as_float(privacy.get("delta"))
+    spent = (f"ε = {fmt(as_float(privacy.get('epsilon')))} at δ = "
+             f"{f'{delta:g}' if delta is not None else '?'} (Opacus' RDP accountant)")
+    noise = (f"noise multiplier {fmt(as_float(privacy.get('noise_multiplier')))}, clip "
+             f"{fmt(as_float(privacy.get('clip')))}")
+    if privacy.get("mode") == "sample":
+        sites = ", ".join(f"{site} {fmt(as_float(eps))}"
+                          for site, eps in (privacy.get("per_site_epsilon") or {}).items())
+        changes = ", ".join(privacy.get("dp_sgd_changes") or []) or "none"
+        text = (f"Sample-level DP-SGD at every site: largest {spent}; per site {sites}; "
+                f"{noise} per example; trained with Opacus' fix ({changes}), saved as the "
+                "original model.")
+    else:
+        text = (f"Client-level differential privacy ({privacy.get('side')} side): {spent} "
+                f"after {privacy.get('rounds_accounted')} rounds at sampling rate "
+                f"{fmt(as_float(privacy.get('sample_rate')))}; {noise} per site update.")
+    return f"<p>{esc(text + ' Baselines, if any, are not private.')}</p>"
 
 
 def _what_ran(config: Mapping[str, Any] | None) -> str:

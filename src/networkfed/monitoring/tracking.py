@@ -289,7 +289,18 @@ def model_folder(run_dir: Path, into: Path) -> bool:
         GLOBAL_MODEL_ID,
         site_layers_file,
     )
+    from networkfed.trees.checkpoint import TREE_CHECKPOINTS, tree_rounds
 
+    boosters = tree_rounds(run_dir)
+    if boosters:  # an xgboost run: the last round's booster and its metadata
+        target = into / CHECKPOINTS_DIR / TREE_CHECKPOINTS
+        target.mkdir(parents=True)
+        for suffix in (".json", ".meta.json"):
+            name = f"round_{boosters[-1]:04d}{suffix}"
+            shutil.copy2(run_dir / CHECKPOINTS_DIR / TREE_CHECKPOINTS / name, target / name)
+        if (run_dir / CONFIG_FILE).is_file():
+            shutil.copy2(run_dir / CONFIG_FILE, into / CONFIG_FILE)
+        return True
     source = run_dir / CHECKPOINTS_DIR / GLOBAL_MODEL_ID
     rounds = sorted(source.glob("round_*.json"))
     if not rounds:

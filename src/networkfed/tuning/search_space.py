@@ -22,7 +22,7 @@ import optuna
 from networkfed.core.enums import ModelType
 from networkfed.federated.strategies import STRATEGY_OPTIONS
 
-TUNABLE_MODELS = (ModelType.CNN, ModelType.LSTM, ModelType.HYBRID)
+TUNABLE_MODELS = (ModelType.CNN, ModelType.LSTM, ModelType.HYBRID, ModelType.XGBOOST)
 BATCH_SIZES = (16, 32, 64)
 LOCAL_EPOCHS = (1, 4)
 
@@ -113,15 +113,32 @@ def _suggest_hybrid(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
+def _suggest_xgboost(trial: optuna.Trial) -> dict[str, Any]:
+    """Tree settings (``networkfed.trees.params``); around the tuned defaults."""
+    return {
+        "max_depth": trial.suggest_int("max_depth", 3, 10),
+        "eta": trial.suggest_float("eta", 0.02, 0.5, log=True),
+        "min_child_weight": trial.suggest_float("min_child_weight", 0.5, 20.0, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+    }
+
+
 _MODEL_SPACES: dict[ModelType, Callable[[optuna.Trial], dict[str, Any]]] = {
     ModelType.CNN: _suggest_cnn,
     ModelType.LSTM: _suggest_lstm,
     ModelType.HYBRID: _suggest_hybrid,
+    ModelType.XGBOOST: _suggest_xgboost,
 }
+
+TREE_LOCAL_ROUNDS = (1, 8)
+"""Search range of xgboost's local boosting rounds per round (its ``local_epochs``)."""
 
 
 def _suggest_training(trial: optuna.Trial, model_type: ModelType) -> dict[str, Any]:
-    """Optimiser settings; gradient clipping only where the model's config has it."""
+    """Optimiser settings; gradient clipping only where the model's config has it (trees have
+    no optimiser)."""
+    if model_type is ModelType.XGBOOST:
+        return {}
     overrides: dict[str, Any] = {
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
         "batch_size": trial.suggest_categorical("batch_size", list(BATCH_SIZES)),
@@ -135,7 +152,7 @@ def _suggest_training(trial: optuna.Trial, model_type: ModelType) -> dict[str, A
 def _suggest_strategy(trial: optuna.Trial, strategy: str) -> dict[str, float | int]:
     """Each tunable option of ``strategy``, its search range clipped to the allowed one."""
     chosen: dict[str, float | int] = {}
-    for name, option in STRATEGY_OPTIONS[strategy].items():
+    for name, option in STRATEGY_OPTIONS.get(strategy, {}).items():  # xgb-*: no options
         searched = STRATEGY_SEARCH.get(name)
         if searched is None or option.integer:
             continue
@@ -164,7 +181,8 @@ def suggest_hyperparameters(
     return TrialHyperparameters(
         model_overrides=_MODEL_SPACES[parsed](trial),  # type: ignore[arg-type]
         training_overrides=_suggest_training(trial, parsed),  # type: ignore[arg-type]
-        local_epochs=trial.suggest_int("local_epochs", *LOCAL_EPOCHS),
+        local_epochs=trial.suggest_int(
+            "local_epochs", *(TREE_LOCAL_ROUNDS if parsed is ModelType.XGBOOST else LOCAL_EPOCHS)),
         strategy_options=_suggest_strategy(trial, strategy),  # type: ignore[arg-type]
     )
 

@@ -30,7 +30,13 @@ from networkfed.core.errors import ConfigError, TrainingError
 from networkfed.data.config import DataConfig
 from networkfed.data.types import FederatedData
 from networkfed.federated.callbacks import Callback
-from networkfed.federated.config import StrategyName, runnable_model, with_model_window
+from networkfed.federated.config import (
+    RunConfig,
+    StrategyName,
+    TreeStrategyName,
+    runnable_model,
+    with_model_window,
+)
 from networkfed.tuning.objective import FAIL_REASON_ATTR, make_objective
 from networkfed.tuning.search_space import TUNABLE_MODELS
 
@@ -54,7 +60,8 @@ class StudySettings(BaseModel):
     model: ModelType = ModelType.LSTM
     data: DataConfig = DataConfig()
     rounds: int = Field(default=5, ge=1)
-    strategy: StrategyName = "fedavg"
+    strategy: StrategyName | TreeStrategyName = "fedavg"
+    """The strategy whose options are tuned (xgboost: ``xgb-bagging`` unless given)."""
     seed: int = 42
     pruning: bool = True
     min_fit_clients: int = Field(default=3, ge=1)
@@ -69,6 +76,14 @@ class StudySettings(BaseModel):
         if parsed not in TUNABLE_MODELS:
             raise ValueError(f"model {parsed.value!r} has no search space")
         return parsed
+
+    @model_validator(mode="after")
+    def _tree_strategy(self) -> StudySettings:
+        # A run's own check: refuses a strategy that does not fit the model, and gives
+        # xgboost xgb-bagging when no strategy was given.
+        given = {"strategy": self.strategy} if "strategy" in self.model_fields_set else {}
+        object.__setattr__(self, "strategy", RunConfig(model=self.model, **given).strategy)
+        return self
 
     @model_validator(mode="after")
     def _model_window(self) -> StudySettings:

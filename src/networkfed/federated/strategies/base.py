@@ -35,6 +35,11 @@ class Strategy(ABC):
     summary: ClassVar[str] = ""
     options: ClassVar[Mapping[str, Option]] = {}
     strict_precondition: ClassVar[bool] = False
+    dp_compatible: ClassVar[bool] = False
+    """Whether the rule only post-processes the (example-weighted) average of the updates, so
+    client-level DP may hand it a noised average instead (:mod:`networkfed.privacy`). Rules
+    that look at individual updates (median, Krum, trimming) are not: the noise on the
+    average would no longer hide any one site."""
     """Whether a round whose updates fail :meth:`precondition` cannot be aggregated at all
     (Bulyan's arithmetic needs its ``4f + 3``) rather than only losing the guarantee."""
 
@@ -73,6 +78,16 @@ class Strategy(ABC):
         self, round_num: int, global_state: Mapping[str, Tensor], updates: list[SiteUpdate]
     ) -> dict[str, Tensor]:
         """Aggregate updates already sorted by ``site_id``; same dtypes as ``global_state``."""
+
+    def sites_trained(self, round_num: int, site_ids: Sequence[str]) -> None:
+        """The sites that trained this round, whether or not their update is accepted later
+        (sample-level DP accounts for every site that touched its data; no-op by default)."""
+        return None
+
+    def privacy_spent(self) -> dict[str, Any]:
+        """What differential privacy has spent after the last round (``epsilon``, ``delta``,
+        ...); empty for a strategy without DP (:mod:`networkfed.privacy`)."""
+        return {}
 
     def state_dict(self) -> dict[str, Tensor]:
         """Server-side state (moments, momentum) as a flat, safetensors-ready dict."""

@@ -25,6 +25,8 @@ def fedavg_aggregate(updates: Sequence[SiteUpdate]) -> dict[str, Tensor]:
 class FedAvg(Strategy):
     """Average the sites' models, weighted by how many examples each trained on."""
 
+    dp_compatible = True
+
     name = "fedavg"
     summary = "Example-weighted average of the site models; the default baseline."
 

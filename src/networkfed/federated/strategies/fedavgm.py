@@ -59,6 +59,8 @@ def momentum_step(
 class FedAvgM(Strategy):
     """FedAvg with a server learning rate and momentum: smooths rounds of very different sites."""
 
+    dp_compatible = True
+
     name = "fedavgm"
     summary = "FedAvg with server momentum; steadier when sites' data differ a lot."
     options = OPTIONS

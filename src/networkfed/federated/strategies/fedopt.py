@@ -83,6 +83,8 @@ def adaptive_step(
 class FedOpt(Strategy):
     """Base of the server optimisers; a subclass supplies ``second_moment`` and ``step_size``."""
 
+    dp_compatible = True
+
     def __init__(self, **options: float) -> None:
         self.eta: float
         self.eta_l: float
