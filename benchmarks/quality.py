@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from provenance import provenance
+from provenance import package_files_loaded, provenance, restricted_to
 from quality_protocols import (
     FEDAVG,
     SCENARIOS,
@@ -182,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = scenarios_of(selection, args.only)
     experiments = plan(selection, scenarios, data_dir(args.data_dir, ROOT), args.quick)
     logger.info("%d runs on %d worker(s)", len(experiments), args.workers)
-    records, failures = run_all(experiments, args.workers)
+    imported = package_files_loaded()
+    records, failures = run_all(experiments, args.workers, imported)
     document = report(records, failures, selection, scenarios, args,
-                      time.perf_counter() - started, len(experiments), source)
+                      time.perf_counter() - started, len(experiments),
+                      restricted_to(source, imported))
     folder = args.output or RESULTS
     json_name, md_name = ("quality_quick.json", "QUALITY_quick.md") if args.quick else (
         "quality.json", "QUALITY.md")

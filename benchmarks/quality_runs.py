@@ -33,6 +33,7 @@ from networkfed.data import DataConfig, load_federated_data
 from networkfed.data.types import FederatedData, SplitTensors
 from networkfed.federated.evaluation import Evaluation, SplitPredictions, evaluate_predictions
 from networkfed.federated.execution import pooled_split
+from provenance import package_files_loaded
 from quality_protocols import Experiment
 
 __all__ = ["run_all", "run_experiment", "write_atomic"]
@@ -124,8 +125,9 @@ def run_experiment(experiment: Experiment, data: FederatedData | None = None
         records = _neural(experiment, data)
     seconds = time.perf_counter() - started
     setup = _setup(experiment, data)
+    imported = sorted(package_files_loaded())
     return [{**r, "seconds": seconds, "majority_accuracy": majority_accuracy(data),
-             "setup": setup} for r in records]
+             "setup": setup, "package_files": imported} for r in records]
 
 
 def _neural(experiment: Experiment, data: FederatedData) -> list[dict[str, Any]]:
@@ -171,18 +173,25 @@ def run_guarded(experiment: Experiment) -> list[dict[str, Any]] | dict[str, Any]
                 "seed": experiment.seed, "error": f"{type(error).__name__}: {error}"}
 
 
-def run_all(experiments: list[Experiment], workers: int
+def run_all(experiments: list[Experiment], workers: int, imported: set[str] | None = None
             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Run experiments largest first on ``workers`` processes: (records, failures)."""
+    """Run experiments largest first on ``workers`` processes: (records, failures).
+
+    ``imported`` collects the package source files the runs imported (in whichever process
+    they ran), for the result file's provenance.
+    """
     ordered = sorted(experiments, key=lambda e: -e.cost)
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
+    imported = imported if imported is not None else set()
 
     def collect(outcome: list[dict[str, Any]] | dict[str, Any], index: int) -> None:
         if isinstance(outcome, dict):
             failures.append(outcome)
             logger.info("[%d/%d] FAILED %s", index, len(ordered), outcome["error"])
             return
+        for record in outcome:
+            imported.update(record.pop("package_files", ()))
         records.extend(outcome)
         first = outcome[0] if outcome else {}
         strategy = next((r["strategy"] for r in outcome if r["mode"] == "federated"), "-")

@@ -218,7 +218,10 @@ def test_quick_pipeline_runs_end_to_end_on_real_data(data_dir: Path, tmp_path: P
 
     assert selection["choices"]["ai4i-product_type"]["best_model"] == "lstm"
     assert len(selection["candidates"]) == 2 * 3 + 1  # 2 settings x 3 modes + FedPer
-    assert document["provenance"]["source_hash"] == selection["provenance"]["source_hash"]
+    imported = document["provenance"]["source_files"]
+    assert "src/networkfed/federated/local_training.py" in imported
+    assert "src/networkfed/cli/main.py" not in imported  # the CLI cannot move a number
+    assert imported.items() <= selection["provenance"]["source_files"].items()
     assert {r["seed_set"] for r in document["records"]} == {"held_out"}
     assert {r["seed"] for r in document["records"]} == {100}
     assert {(r["model"], r["mode"]) for r in document["records"]} == {
