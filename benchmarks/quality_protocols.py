@@ -1,299 +1,248 @@
-"""What the quality benchmark runs: the measurement protocols of issue #7, as data.
+"""What the quality benchmark runs, as data: scenarios, candidate settings and strategies.
 
-Each :class:`Experiment` is one federated run (one model, one strategy, one seed) on one
-protocol's data; with ``baselines`` it also trains the centralized and local-only models on
-the same rows. :func:`plan` lists every experiment of a full (or ``--quick``) benchmark.
+A :class:`Scenario` is one dataset with one way of forming sites. It declares the models
+to compare, the settings candidates of each model (every one is trained federated,
+centralized and local-only on the same rows: one run with ``baselines=True``), the other
+strategies / per-site layers (trained federated at the scenario's first settings
+candidate), the selection rule, and two disjoint seed sets: tuning seeds (every choice is
+made on their validation metrics) and held-out seeds (only the chosen configurations run
+on them; their test metrics are the reported numbers). Adding a row (another model, a
+strategy, a regression scenario minimising validation RMSE) is adding an entry here.
 
 Protocols
 ---------
 AI4I 2020
     Rows (``sequence_length=1``: the file is one process stream, not per-machine series).
-    Per seed one stratified split drawn over all 10,000 rows before any partition
-    (``split_scope="pooled"``): 20 % test, never resampled, the same for every partition,
-    model and mode of that seed; 15 % of all rows (18.75 % of the training rows) are carved
-    out as validation, where the alarm threshold is chosen. The failure-mode columns
-    (TWF, HDF, PWF, OSF, RNF) are never inputs. Sites: the product types L / M / H, and a
-    Dirichlet(0.5) label skew over five sites. Tuned LSTM and hybrid runs see seven features
-    with bin columns (:data:`AI4I_TUNED_FEATURES`); the CNN and the defaults the ten.
+    One stratified split over all 10,000 rows per seed, drawn before the sites are formed
+    (``split_scope="pooled"``): 20 % test, 15 % of all rows carved out as validation. The
+    failure-mode columns are never inputs. Sites: the product types L / M / H, and a
+    Dirichlet(0.5) label skew over five sites.
 C-MAPSS
     Label "fails within 30 cycles"; FD001-FD004 as four sites; training engines split into
-    train / validation by engine; test = the official test files scored on each test
-    engine's last window. Windows of 19 cycles (the shortest test engine), every 8th
-    training window. FD001 alone is also run (one site, so its one-site federation is
-    centralized training), with windows of 30 cycles and every 2nd training window.
+    train / validation by engine (the seed draws which); test = the official test files
+    scored on each test engine's last window, the same engines for every seed. Windows of
+    19 cycles (the shortest test engine), every 8th training window. FD001 alone is one
+    site (its federation is centralized training), windows of 30 cycles, every 2nd window.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from networkfed.data import DataConfig
 from networkfed.federated.config import RunConfig
+from quality_selection import Rule
 
-__all__ = ["AI4I_SEEDS", "CMAPSS_SEEDS", "TUNED", "Experiment", "plan"]
+__all__ = ["SCENARIOS", "Experiment", "Scenario", "StrategyCandidate", "Target",
+           "run_config", "scenario_data"]
 
-AI4I_SEEDS = (0, 1, 2, 3, 4)
-CMAPSS_SEEDS = (0, 1)
 MODELS = ("cnn", "lstm", "hybrid")
-
 CMAPSS_SEQUENCE_LENGTH = 19
 """The shortest official test engine (FD004) has 19 cycles: a longer window would drop test
 engines from the score (17 of FD002/FD004 at 30)."""
 FD001_SEQUENCE_LENGTH = 30
 """FD001's shortest test engine has 31 cycles, so FD001 alone can use the common 30."""
-CMAPSS_TRAIN_STRIDE = 8
-"""Every 8th training window of FD001-FD004: neighbouring windows share 18 of 19 rows, so
-this cuts training time by 8 and loses little; validation and test windows are all kept."""
-
-FD001_TRAIN_STRIDE = 2
-
-AI4I_TUNED: dict[str, Any] = {
-    "rounds": 45,
-    "local_epochs": 3,
-    "class_weighting": "none",
-    "hparams": {"batch_size": 256, "learning_rate": 0.003, "weight_decay": 0.0,
-                "step_size": 15, "gamma": 0.7},
-    "per_model": {
-        model: {"rounds": 60, "hparams": {"batch_size": 256, "learning_rate": 0.003,
-                                          "weight_decay": 0.0, "step_size": 20, "gamma": 0.7}}
-        for model in ("lstm", "hybrid")
-    },
-}
-"""Plain cross-entropy, the learning rate times 0.7 every third of the run: the best
-validation F1 of the pilots (docs/benchmarks/quality-pilots.md). The alarm threshold chosen on
-validation data already corrects for the 3 % failure rate; balanced weights (a failure
-weighs ~28 healthy rows) gave the lowest validation F1 of the three weightings for every
-model. The LSTM and the hybrid train 60 rounds (validation F1 of the federated model, product
-type, seeds 0-4: LSTM 0.764 / 0.789 / 0.798 / 0.790 at 30 / 45 / 60 / 90 rounds, hybrid
-0.627 / 0.711 at 30 / 60). The CNN trains 45 (validation F1 at 30 / 45 rounds: FedAvg on
-product type 0.663 / 0.672, FedBN on product type 0.739 / 0.742 and on Dirichlet sites
-0.724 / 0.759); 60 would take the benchmark past its 45 minutes (the CNN's AI4I runs are
-about half of its time)."""
-CMAPSS_TUNED: dict[str, Any] = {
-    "rounds": 6,
-    "local_epochs": 1,
-    "hparams": {"batch_size": 256, "learning_rate": 0.002, "weight_decay": 0.0,
-                "step_size": 4, "gamma": 0.5},
-}
-FD001_TUNED: dict[str, Any] = {
-    "rounds": 10,
-    "local_epochs": 1,
-    "class_weighting": "sqrt",
-    "hparams": {"batch_size": 256, "learning_rate": 0.002, "weight_decay": 0.0,
-                "step_size": 5, "gamma": 0.5},
-}
-"""Square-root class weights: the best validation F1 of the FD001 pilot (seeds 0-4)."""
-TUNED = {"ai4i2020": AI4I_TUNED, "cmapss": CMAPSS_TUNED, "cmapss-fd001": FD001_TUNED}
-"""Settings found by the pilot runs recorded in docs/benchmarks/quality-pilots.md; the
-learning rate steps down (StepLR) once per round; ``class_weighting`` is ``balanced`` unless
-given."""
-
-DEFAULTS: dict[str, Any] = {"rounds": 10, "local_epochs": 3, "hparams": {}}
-"""The documented defaults: 10 rounds, 3 local epochs, each model's tuned training config
-(batch 32 / 16 / 16, learning rate 5e-4 / 5e-4 / 1e-3, weight decay 1e-4), balanced class
-weights."""
-DEFAULT_SEEDS = (0, 1, 2)
-"""The defaults are a reference beside the tuned settings; three seeds keep the run short."""
-
-BEST_OTHER_STRATEGY: dict[str, tuple[str, dict[str, float]]] = {
-    "ai4i2020": ("fedprox", {"proximal_mu": 0.01}),
-    "cmapss": ("fedprox", {"proximal_mu": 0.01}),
-}
-"""The strongest non-FedAvg strategy of the AI4I pilot (LSTM, product-type sites, seeds 0-2,
-docs/benchmarks/quality-pilots.md): FedProx(0.01) and FedAvgM(0.5) tied on F1 (0.661), FedAdam
-and FedYogi (server learning rate 0.003) fell far behind. FedAvgM is not used: its server
-momentum also moves BatchNorm running variances, which went negative for the CNN and the
-hybrid on C-MAPSS (the model then predicts NaN). C-MAPSS uses the same choice."""
+AI4I_BINNED_FEATURES = (
+    "rotational_speed_rpm", "torque_nm", "tool_wear_min", "product_quality",
+    "temperature_difference_k", "mechanical_power_w", "torque_wear_min_nm",
+)
+"""The ``binned`` AI4I inputs: the default ten without the absolute air and process
+temperatures (they drift along the file and stand in for time) and the heat-dissipation
+index, each with up to four piecewise-linear bin columns (34 inputs)."""
+AI4I_BINS = 4
+TUNING_SEEDS = (0, 1, 2)
+AI4I_HELD_OUT = (100, 101, 102, 103, 104)
+CMAPSS_HELD_OUT = (100, 101, 102)
 
 
-FEDBN, FEDPER, FEDBN_FEDPER = "fedavg+fedbn", "fedavg+fedper", "fedavg+fedbn+fedper"
-PER_SITE_LAYERS: dict[str, tuple[str, str]] = {
-    "cnn": (FEDBN, "fedbn"), "hybrid": (FEDBN, "fedbn"), "lstm": (FEDPER, "fedper")}
-"""Each model's FedAvg with layers kept per site (label, ``RunConfig`` switch): BatchNorm for
-the models that have it (FedBN: on AI4I's one-type sites the lever for their gap to
-centralized training, docs/benchmarks/quality-pilots.md, fourth round), the output layer for
-the LSTM (FedPer: under Dirichlet label skew, fifth round)."""
-BOTH_ON_AI4I = ("cnn", "hybrid")
-"""Models that also run FedBN and FedPer together on AI4I (the fifth round's Dirichlet pilot:
-CNN 0.684 -> 0.716 F1, hybrid 0.648 -> 0.661); not on C-MAPSS, where FedBN alone did not
-help and the subsets' failure rates are alike."""
+def _settings(rounds: int, epochs: int, lr: float, step: int, gamma: float,
+              weighting: str = "balanced", inputs: str = "default") -> dict[str, Any]:
+    """One settings candidate: Adam at batch 256, the learning rate times ``gamma`` every
+    ``step`` rounds (StepLR), ``weighting`` of the classes, ``inputs`` of the data."""
+    return {"rounds": rounds, "local_epochs": epochs, "class_weighting": weighting,
+            "inputs": inputs, "hparams": {"batch_size": 256, "learning_rate": lr,
+                                          "weight_decay": 0.0, "step_size": step,
+                                          "gamma": gamma}}
+
+
+@dataclass(frozen=True)
+class StrategyCandidate:
+    """A federated strategy with options and per-site layers; ``models``: where it applies
+    (``None``: every model of the scenario)."""
+
+    label: str
+    strategy: str = "fedavg"
+    options: dict[str, float] = field(default_factory=dict)
+    switches: dict[str, bool] = field(default_factory=dict)
+    models: tuple[str, ...] | None = None
+
+
+FEDAVG = StrategyCandidate("fedavg")
+FEDBN = StrategyCandidate("fedavg+fedbn", switches={"fedbn": True}, models=("cnn", "hybrid"))
+FEDPER = StrategyCandidate("fedavg+fedper", switches={"fedper": True}, models=("lstm",))
+FEDBN_FEDPER = StrategyCandidate("fedavg+fedbn+fedper", switches={"fedbn": True, "fedper": True},
+                                 models=("cnn", "hybrid"))
+FEDPROX = StrategyCandidate("fedprox", "fedprox", {"proximal_mu": 0.01})
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target of issue #19 on held-out seeds: the scenario's validation-chosen best
+    federated model must reach ``minimum`` (metric -> value), or come within ``gap`` of the
+    same model trained centralized with its own chosen settings (``metric``)."""
+
+    scenario: str
+    text: str
+    minimum: dict[str, float] = field(default_factory=dict)
+    gap: float | None = None
+    metric: str = "f1"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One dataset and way of forming sites, with everything the search may choose."""
+
+    name: str
+    dataset: str
+    partition: str
+    models: tuple[str, ...]
+    settings: dict[str, dict[str, dict[str, Any]]]
+    """Model -> candidate name -> settings (the first is the base for other strategies)."""
+    strategies: tuple[StrategyCandidate, ...] = (FEDAVG,)
+    held_out_seeds: tuple[int, ...] = AI4I_HELD_OUT
+    tuning_seeds: tuple[int, ...] = TUNING_SEEDS
+    train_stride: int = 1
+    single_site: bool = False
+    """One site: its federation is centralized training; the mode is ``centralized``."""
+    rule: Rule = field(default_factory=Rule)
+
+    def strategies_of(self, model: str) -> list[StrategyCandidate]:
+        return [s for s in self.strategies if s.models is None or model in s.models]
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return ("centralized",) if self.single_site else ("federated", "centralized", "local")
+
+
+def _ai4i_settings() -> dict[str, dict[str, dict[str, Any]]]:
+    """LSTM and hybrid: 60 rounds x 3 epochs, plain cross-entropy, with or without bin
+    columns. CNN: 45 or 30 rounds on the ten features (bin columns make its step 2.5x
+    slower, which the search budget cannot carry)."""
+    recurrent = {"60r-binned": _settings(60, 3, 0.003, 20, 0.7, "none", "binned"),
+                 "60r-ten": _settings(60, 3, 0.003, 20, 0.7, "none")}
+    return {"cnn": {"45r-ten": _settings(45, 3, 0.003, 15, 0.7, "none"),
+                    "30r-ten": _settings(30, 3, 0.003, 10, 0.7, "none")},
+            "lstm": recurrent, "hybrid": recurrent}
+
+
+def _cmapss_settings(models: tuple[str, ...], *candidates: tuple[str, dict[str, Any]]
+                     ) -> dict[str, dict[str, dict[str, Any]]]:
+    return {model: dict(candidates) for model in models}
+
+
+AI4I_STRATEGIES = (FEDAVG, FEDBN, FEDPER)
+"""FedBN for the models with BatchNorm, FedPer for the LSTM. ``FEDBN_FEDPER`` (both) and
+``FEDPROX`` are declared but not searched on AI4I: they cost ~8 % (~15 %) of the search's
+40-minute budget each; add them here to compare."""
+RECURRENT = ("lstm", "hybrid")
+"""C-MAPSS models: the CNN's round there takes 23 s against 1.8 (LSTM) and 1.2 (hybrid) on
+this machine, more than the whole C-MAPSS budget of the search; add it here to compare."""
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("ai4i-product_type", "ai4i2020", "product_type", MODELS, _ai4i_settings(),
+             AI4I_STRATEGIES),
+    Scenario("ai4i-dirichlet", "ai4i2020", "dirichlet", MODELS, _ai4i_settings(),
+             AI4I_STRATEGIES),
+    Scenario("cmapss-subsets", "cmapss", "subsets", RECURRENT, _cmapss_settings(
+        RECURRENT, ("6r-lr2e-3", _settings(6, 1, 0.002, 4, 0.5)),
+        ("10r-lr1e-3", _settings(10, 1, 0.001, 5, 0.5))),
+        (FEDAVG, FEDPROX, FEDBN, FEDPER), held_out_seeds=CMAPSS_HELD_OUT, train_stride=8),
+    Scenario("cmapss-fd001", "cmapss-fd001", "single_site", RECURRENT, _cmapss_settings(
+        RECURRENT, ("10r-sqrt", _settings(10, 1, 0.002, 5, 0.5, "sqrt")),
+        ("10r-balanced", _settings(10, 1, 0.002, 5, 0.5)),
+        ("10r-none", _settings(10, 1, 0.002, 5, 0.5, "none"))),
+        held_out_seeds=CMAPSS_HELD_OUT, train_stride=2, single_site=True),
+)
+"""Every scenario of the benchmark, in report order."""
+
+TARGETS: tuple[Target, ...] = (
+    Target("ai4i-product_type", "AI4I product type: best federated F1 >= 0.80, PR-AUC >= 0.85",
+           minimum={"f1": 0.80, "pr_auc": 0.85}),
+    Target("ai4i-product_type", "AI4I product type: federated within 0.02 F1 of centralized",
+           gap=0.02),
+    Target("ai4i-dirichlet", "AI4I Dirichlet(0.5): federated within 0.05 F1 of centralized",
+           gap=0.05),
+    Target("cmapss-fd001", "C-MAPSS FD001 alone: F1 >= 0.95", minimum={"f1": 0.95}),
+    Target("cmapss-subsets", "C-MAPSS FD001-FD004 as 4 sites: federated within 0.03 F1 of "
+           "centralized", gap=0.03),
+)
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """One run: ``label`` groups seeds of the same configuration in the results."""
+    """One run on one seed: a neural run (``run``) or the classical references (``None``).
 
-    dataset: str
-    partition: str
+    ``modes`` are the results kept: ``federated``, ``centralized``, ``local`` or
+    ``classical``; ``settings`` and ``strategy`` name the candidates.
+    """
+
+    scenario: str
     model: str
-    strategy: str
     settings: str
+    strategy: str
     seed: int
-    run: RunConfig
+    seed_set: str
+    modes: tuple[str, ...]
+    run: RunConfig | None
     train_stride: int = 1
-    classical: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def label(self) -> tuple[str, str, str, str, str]:
-        return (self.dataset, self.partition, self.model, self.strategy, self.settings)
+    data: DataConfig | None = None
 
     @property
     def cost(self) -> float:
         """Rough relative run time, to start the longest runs first."""
-        epochs = self.run.rounds * self.run.local_epochs * (3 if self.run.baselines else 1)
-        per_epoch = {"cmapss": 120.0, "cmapss-fd001": 60.0}.get(self.dataset, 1.0)
-        per_epoch /= self.train_stride
-        return epochs * per_epoch * {"cnn": 2.0, "lstm": 0.7}.get(self.model, 1.0)
+        if self.run is None:
+            return 30.0
+        per_round = {"cmapss-subsets": {"cnn": 23.0, "lstm": 1.8, "hybrid": 1.2},
+                     "cmapss-fd001": {"cnn": 7.7, "lstm": 0.8, "hybrid": 0.6}}
+        base = per_round.get(self.scenario, {"cnn": 0.19, "lstm": 0.14}).get(self.model, 0.165)
+        return base * self.run.rounds * self.run.local_epochs * (3 if self.run.baselines else 1)
 
 
-AI4I_TUNED_FEATURES = (
-    "rotational_speed_rpm", "torque_nm", "tool_wear_min", "product_quality",
-    "temperature_difference_k", "mechanical_power_w", "torque_wear_min_nm",
-)
-"""The tuned AI4I inputs: the default ten without the absolute air and process temperatures
-(they drift slowly along the file and stand in for time) and the heat-dissipation index."""
-AI4I_TUNED_BINS = 4
-"""Up to four piecewise-linear bin columns per feature (``DataConfig.feature_bins``)."""
-AI4I_BINNED_MODELS = ("lstm", "hybrid")
-"""Models whose tuned AI4I runs see :data:`AI4I_TUNED_FEATURES` with bins (34 inputs). The
-CNN keeps the ten default features: it flattens a window into one signal and convolves along
-it, so 34 inputs make its training step 2.5x slower, and its AI4I runs (half of the
-benchmark's time already) would take the benchmark past its 45 minutes
-(docs/benchmarks/quality-pilots.md, sixth round of pilots, has the CNN with bins)."""
+def scenario_data(scenario: Scenario, data_dir: Path, inputs: str = "default") -> DataConfig:
+    """The scenario's data configuration; ``inputs="binned"`` (AI4I) uses
+    :data:`AI4I_BINNED_FEATURES` with :data:`AI4I_BINS` bin columns."""
+    if scenario.dataset == "ai4i2020":
+        sites = ({"partition": "dirichlet", "num_sites": 5, "dirichlet_alpha": 0.5}
+                 if scenario.partition == "dirichlet" else {"partition": "natural"})
+        extra = ({"features": AI4I_BINNED_FEATURES, "feature_bins": AI4I_BINS}
+                 if inputs == "binned" else {})
+        return DataConfig(dataset="ai4i2020", data_path=data_dir / "ai4i2020" / "ai4i2020.csv",
+                          sequence_length=1, split="stratified", split_scope="pooled",
+                          test_fraction=0.2, val_fraction=0.15, **sites, **extra)
+    if inputs != "default":
+        raise ValueError(f"inputs {inputs!r} is defined for AI4I only (scenario {scenario.name})")
+    fd001 = scenario.dataset == "cmapss-fd001"
+    return DataConfig(dataset="cmapss", data_path=data_dir / "cmapss",
+                      subsets=("FD001",) if fd001 else ("FD001", "FD002", "FD003", "FD004"),
+                      horizon=30, val_fraction=0.15,
+                      sequence_length=FD001_SEQUENCE_LENGTH if fd001 else CMAPSS_SEQUENCE_LENGTH)
 
 
-def ai4i_data(path: Path, partition: str, *, tuned: bool = False) -> DataConfig:
-    """AI4I rows, pooled stratified 80/20 split (validation carved from the 80 %); ``tuned``
-    uses :data:`AI4I_TUNED_FEATURES` with :data:`AI4I_TUNED_BINS` bin columns each."""
-    sites = {"dirichlet": {"partition": "dirichlet", "num_sites": 5, "dirichlet_alpha": 0.5}}
-    inputs = {"features": AI4I_TUNED_FEATURES, "feature_bins": AI4I_TUNED_BINS} if tuned else {}
-    return DataConfig(
-        dataset="ai4i2020", data_path=path, sequence_length=1, split="stratified",
-        split_scope="pooled", test_fraction=0.2, val_fraction=0.15,
-        **sites.get(partition, {"partition": "natural"}), **inputs,
-    )
-
-
-def cmapss_data(path: Path, subsets: tuple[str, ...], sequence_length: int) -> DataConfig:
-    """C-MAPSS windows, label = fails within 30 cycles, official test files."""
-    return DataConfig(
-        dataset="cmapss", data_path=path, subsets=subsets, horizon=30,
-        sequence_length=sequence_length, val_fraction=0.15,
-    )
-
-
-def _run_config(
-    data: DataConfig, model: str, seed: int, settings: dict[str, Any], *, strategy: str,
-    options: dict[str, float], baselines: bool, min_fit_clients: int,
-) -> RunConfig:
+def run_config(scenario: Scenario, data_dir: Path, model: str, seed: int,
+               settings: dict[str, Any], strategy: StrategyCandidate, *, baselines: bool,
+               quick: bool = False) -> RunConfig:
+    """The :class:`RunConfig` of one candidate; ``quick`` shortens it to 2 rounds x 1 epoch
+    (a smoke run, not a measurement)."""
+    rounds, epochs = settings["rounds"], settings["local_epochs"]
+    if quick:
+        rounds, epochs = min(rounds, 2), 1
     return RunConfig(
-        data=data, model=model, seed=seed, rounds=settings["rounds"],
-        local_epochs=settings["local_epochs"], hparams=dict(settings["hparams"]),
-        class_weighting=settings.get("class_weighting", "balanced"),
-        strategy=strategy, strategy_options=dict(options), baselines=baselines,
-        min_fit_clients=min_fit_clients, workers=0,
+        data=scenario_data(scenario, data_dir, settings.get("inputs", "default")),
+        model=model, seed=seed, rounds=rounds, local_epochs=epochs,
+        hparams=dict(settings["hparams"]), class_weighting=settings["class_weighting"],
+        strategy=strategy.strategy, strategy_options=dict(strategy.options),
+        baselines=baselines and not scenario.single_site,
+        min_fit_clients=1 if scenario.single_site else 2, workers=0, **strategy.switches,
     )
-
-
-def _federation(
-    dataset: str, partition: str, data_of: DataConfig | dict[str, DataConfig],
-    seeds: tuple[int, ...], settings_name: str, settings: dict[str, Any], *,
-    other_strategy: bool, stride: int = 1,
-) -> list[Experiment]:
-    """FedAvg with baselines (and the classical reference), plus the best other strategy and
-    FedAvg with each model's layers kept per site (:data:`PER_SITE_LAYERS`); ``data_of`` is
-    one data configuration or one per model."""
-    strategies = [("fedavg", {}, True)]
-    if other_strategy:
-        name, options = BEST_OTHER_STRATEGY[dataset.split("-")[0]]
-        strategies.append((name, options, False))
-    experiments = []
-    for model in MODELS:
-        data = data_of[model] if isinstance(data_of, dict) else data_of
-        for seed in seeds:
-            for strategy, options, baselines in strategies:
-                run = _run_config(data, model, seed, _for_model(settings, model),
-                                  strategy=strategy, options=options, baselines=baselines,
-                                  min_fit_clients=2)
-                experiments.append(Experiment(
-                    dataset, partition, model, strategy, settings_name, seed, run,
-                    train_stride=stride, classical=baselines and model == MODELS[0],
-                ))
-            if other_strategy:
-                label, switch = PER_SITE_LAYERS[model]
-                run = _run_config(data, model, seed, _for_model(settings, model),
-                                  strategy="fedavg", options={}, baselines=False,
-                                  min_fit_clients=2).model_copy(update={switch: True})
-                experiments.append(Experiment(dataset, partition, model, label, settings_name,
-                                              seed, run, train_stride=stride))
-            if other_strategy and dataset == "ai4i2020" and model in BOTH_ON_AI4I:
-                run = _run_config(data, model, seed, _for_model(settings, model),
-                                  strategy="fedavg", options={}, baselines=False,
-                                  min_fit_clients=2)
-                run = run.model_copy(update={"fedbn": True, "fedper": True})
-                experiments.append(Experiment(dataset, partition, model, FEDBN_FEDPER,
-                                              settings_name, seed, run, train_stride=stride))
-    return experiments
-
-
-def plan(data_dir: Path, *, quick: bool = False, only: str | None = None) -> list[Experiment]:
-    """Every experiment of the benchmark; ``quick`` keeps one seed and few rounds."""
-    ai4i_path, cmapss_path = data_dir / "ai4i2020" / "ai4i2020.csv", data_dir / "cmapss"
-    ai4i_seeds, cmapss_seeds = (AI4I_SEEDS[:1], CMAPSS_SEEDS[:1]) if quick else (
-        AI4I_SEEDS, CMAPSS_SEEDS)
-    ai4i, cmapss = _shortened(AI4I_TUNED, quick), _shortened(CMAPSS_TUNED, quick)
-    default_seeds = ai4i_seeds[:1] if quick else DEFAULT_SEEDS
-    experiments: list[Experiment] = []
-    if only in (None, "ai4i2020"):
-        for partition in ("product_type", "dirichlet"):
-            data_of = {model: ai4i_data(ai4i_path, partition, tuned=model in AI4I_BINNED_MODELS)
-                       for model in MODELS}
-            experiments += _federation("ai4i2020", partition, data_of, ai4i_seeds, "tuned", ai4i,
-                                       other_strategy=True)
-        defaults = _federation("ai4i2020", "product_type", ai4i_data(ai4i_path, "natural"),
-                               default_seeds, "default", _shortened(DEFAULTS, quick),
-                               other_strategy=False)
-        experiments += [replace(e, run=e.run.model_copy(update={"baselines": False}),
-                                classical=False) for e in defaults]
-    if only in (None, "cmapss"):
-        all_four = cmapss_data(cmapss_path, ("FD001", "FD002", "FD003", "FD004"),
-                               CMAPSS_SEQUENCE_LENGTH)
-        experiments += _federation("cmapss", "subsets", all_four, cmapss_seeds, "tuned",
-                                   cmapss, other_strategy=True, stride=CMAPSS_TRAIN_STRIDE)
-        fd001 = cmapss_data(cmapss_path, ("FD001",), FD001_SEQUENCE_LENGTH)
-        experiments += _single_site("cmapss-fd001", fd001, cmapss_seeds,
-                                    _shortened(FD001_TUNED, quick))
-    return sorted(experiments, key=lambda e: -e.cost)
-
-
-def _single_site(
-    dataset: str, data: DataConfig, seeds: tuple[int, ...], settings: dict[str, Any]
-) -> list[Experiment]:
-    """One site: its federated run is centralized training; the mode says so."""
-    return [
-        Experiment(dataset, "single_site", model, "none", "tuned", seed,
-                   _run_config(data, model, seed, settings, strategy="fedavg", options={},
-                               baselines=False, min_fit_clients=1),
-                   train_stride=FD001_TRAIN_STRIDE, classical=model == MODELS[0],
-                   extra={"mode": "centralized"})
-        for model in MODELS for seed in seeds
-    ]
-
-
-def _for_model(settings: dict[str, Any], model: str) -> dict[str, Any]:
-    """``settings`` with the model's own entries of ``per_model`` put over them."""
-    merged = {key: value for key, value in settings.items() if key != "per_model"}
-    return {**merged, **settings.get("per_model", {}).get(model, {})}
-
-
-def _shortened(settings: dict[str, Any], quick: bool) -> dict[str, Any]:
-    """``--quick``: at most 2 rounds of 1 local epoch (a smoke run, not a measurement)."""
-    if not quick:
-        return settings
-    per_model = {model: {**own, "rounds": min(own.get("rounds", 2), 2)}
-                 for model, own in settings.get("per_model", {}).items()}
-    return {**settings, "rounds": min(settings["rounds"], 2), "local_epochs": 1,
-            "per_model": per_model}

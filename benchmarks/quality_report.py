@@ -1,216 +1,303 @@
-"""Turn per-seed results of the quality benchmark into records, target checks and a table.
+"""Quality benchmark tables: held-out results, targets and the selection, as Markdown.
 
-A *seed result* is what one experiment measured (overall and per-site test metrics per
-mode). Records average them over seeds (mean and sample standard deviation); accuracy is
-always shown next to the majority-class accuracy of the same test labels.
+One definition of every table: the benchmark writes them beside its JSON
+(``benchmarks/results/QUALITY.md``, ``quality_selection.md``) and the docs site
+(``docs/docgen/benchmarks.py``) renders the same functions from the same files.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from quality_protocols import PER_SITE_LAYERS
+__all__ = ["aggregate", "headline_table", "quality_markdown", "results_table",
+           "selection_markdown", "selection_table", "targets_table"]
 
-__all__ = ["aggregate", "markdown_table", "site_comparison", "target_checks"]
+METRICS = ("f1", "pr_auc", "roc_auc", "precision", "recall", "threshold")
+KEY = ("scenario", "model", "mode", "settings", "strategy")
+C_MAPSS_NOTE = (
+    "C-MAPSS: a held-out seed changes which training engines are kept for validation, the "
+    "initial weights and the shuffling; the test engines are the official test files, the "
+    "same for every seed, so the seed-to-seed spread understates how much a different test "
+    "fleet would move the numbers.")
 
-METRICS = ("f1", "precision", "recall", "pr_auc", "roc_auc", "accuracy", "balanced_accuracy",
-           "threshold")
-KEY_FIELDS = ("dataset", "partition", "model", "mode", "strategy", "settings")
+
+def num(value: Any, digits: int = 3) -> str:
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
 
 
-def _mean_std(values: Iterable[float]) -> tuple[float, float]:
-    """NaN-aware mean and sample SD (SD 0 for one value; NaN when nothing is defined)."""
-    finite = [v for v in values if v is not None and math.isfinite(v)]
+def _mean_sd(values: Sequence[Any]) -> tuple[float, float]:
+    """Mean and sample SD of the finite values (SD 0 for one; NaN when none)."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not finite:
         return math.nan, math.nan
-    std = float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
-    return float(np.mean(finite)), std
+    return float(np.mean(finite)), float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
 
 
-def _mode_rows(result: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
-    """One row per mode measured by one experiment (federated, centralized, local, ...)."""
-    for mode, measured in result["modes"].items():
-        strategy = result["strategy"] if mode == "federated" else "-"
-        yield {**{k: result[k] for k in KEY_FIELDS if k not in ("mode", "strategy")},
-               "mode": mode, "strategy": strategy, "seed": result["seed"],
-               "majority_accuracy": result["majority_accuracy"], "seconds": result["seconds"],
-               "overall": measured["overall"], "per_site": measured["per_site"],
-               "setup": result["setup"]}
-
-
-def aggregate(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Records keyed by :data:`KEY_FIELDS`, each averaged over its seeds."""
-    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
-    for result in results:
-        for row in _mode_rows(result):
-            groups[tuple(row[k] for k in KEY_FIELDS)].append(row)
-    return [_record(key, rows) for key, rows in sorted(groups.items())]
-
-
-def _record(key: tuple, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    rows = sorted(rows, key=lambda r: r["seed"])
-    record: dict[str, Any] = dict(zip(KEY_FIELDS, key, strict=True))
-    record["seeds"] = [r["seed"] for r in rows]
-    for metric in METRICS:
-        mean, std = _mean_std(r["overall"].get(metric) for r in rows)
-        record[f"{metric}_mean"], record[f"{metric}_std"] = mean, std
-    record["majority_accuracy"] = _mean_std(r["majority_accuracy"] for r in rows)[0]
-    record["test_examples"] = int(rows[0]["overall"].get("num_examples", 0))
-    record["test_failures"] = int(rows[0]["overall"].get("positives", 0))
-    sites = sorted({site for r in rows for site in r["per_site"]})
-    record["per_site_f1_mean"] = {
-        site: _mean_std(r["per_site"].get(site, {}).get("f1") for r in rows)[0] for site in sites
-    }
-    record["seconds_mean"] = _mean_std(r["seconds"] for r in rows)[0]
-    record["setup"] = rows[0]["setup"]
-    return record
-
-
-def site_comparison(results: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per (run, site): federated vs local-only F1 on the site's own test split.
-
-    Dirichlet sites differ from seed to seed, so the comparison is per seed and site rather
-    than per site name; sites without a failure in their test split have no F1 and are
-    listed as not comparable. A run without baselines (FedBN) is compared with the local-only
-    models of the FedAvg run of the same dataset, sites, model and seed: local training does
-    not depend on the federated strategy.
-    """
-    results = list(results)
-    local_of = {_run_key(r): r["modes"]["local"] for r in results if "local" in r["modes"]}
+def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per (scenario, model, mode, settings, strategy): the per-seed test and validation
+    metrics and their mean and sample SD."""
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[tuple(r[k] for k in KEY)].append(r)
     rows = []
-    for result in results:
-        modes = result["modes"]
-        local_mode = modes.get("local") or local_of.get(_run_key(result))
-        if local_mode is None or "federated" not in modes:
-            continue
-        for site, local in local_mode["per_site"].items():
-            federated = modes["federated"]["per_site"][site]
-            comparable = federated.get("positives", 0) > 0
-            rows.append({
-                "dataset": result["dataset"], "partition": result["partition"],
-                "model": result["model"], "strategy": result["strategy"],
-                "seed": result["seed"], "site": site,
-                "test_failures": federated.get("positives"),
-                "federated_f1": federated.get("f1"), "local_f1": local.get("f1"),
-                "federated_pr_auc": federated.get("pr_auc"), "local_pr_auc": local.get("pr_auc"),
-                "comparable": comparable,
-                "federated_better_or_equal": bool(comparable and
-                                                  federated["f1"] >= local["f1"]),
-            })
+    for key, mine in groups.items():
+        mine = sorted(mine, key=lambda r: r["seed"])
+        row: dict[str, Any] = dict(zip(KEY, key, strict=True))
+        row["seeds"] = [r["seed"] for r in mine]
+        row["per_seed"] = [{"seed": r["seed"], "test": {m: r["test"].get(m) for m in METRICS},
+                            "validation": {m: r["validation"].get(m) for m in METRICS},
+                            "best_round": r.get("best_round")} for r in mine]
+        for split in ("test", "validation"):
+            for metric in METRICS:
+                mean, sd = _mean_sd([r[split].get(metric) for r in mine])
+                row[f"{split}_{metric}_mean"], row[f"{split}_{metric}_sd"] = mean, sd
+        row["test_examples"] = mine[0]["test"].get("num_examples")
+        row["test_failures"] = mine[0]["test"].get("positives")
+        row["majority_accuracy"] = mine[0].get("majority_accuracy")
+        row["seconds_mean"] = _mean_sd([r.get("seconds") for r in mine])[0]
+        row["setup"] = mine[0].get("setup", {})
+        rows.append(row)
     return rows
 
 
-def _run_key(result: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (result["dataset"], result["partition"], result["model"], result["settings"],
-            result["seed"])
+def find(rows: Sequence[Mapping[str, Any]], **fields: Any) -> Mapping[str, Any] | None:
+    found = [r for r in rows if all(r.get(k) == v for k, v in fields.items())]
+    return found[0] if found else None
 
 
-def _find(records: list[dict[str, Any]], **fields: str) -> list[dict[str, Any]]:
-    return [r for r in records if all(r[k] == v for k, v in fields.items())]
+def chosen_row(quality: Mapping[str, Any], scenario: str, model: str, mode: str
+               ) -> Mapping[str, Any] | None:
+    """The held-out aggregate of ``model``'s validation-chosen configuration for ``mode``."""
+    choice = quality["choices"][scenario]["models"].get(model, {}).get(mode)
+    if choice is None:
+        return None
+    strategy = choice["strategy"] if mode == "federated" else "-"
+    return find(quality["aggregates"], scenario=scenario, model=model, mode=mode,
+                settings=choice["settings"], strategy=strategy)
 
 
-def _best_federated(records: list[dict[str, Any]], dataset: str, partition: str,
-                    model: str | None = None) -> dict[str, Any] | None:
-    """The federated record with the highest mean F1 (over models and strategies)."""
-    fields = {"dataset": dataset, "partition": partition, "mode": "federated",
-              "settings": "tuned"}
-    if model is not None:
-        fields["model"] = model
-    candidates = _find(records, **fields)
-    return max(candidates, key=lambda r: r["f1_mean"]) if candidates else None
-
-
-def _gap_checks(records: list[dict[str, Any]], dataset: str, partition: str,
-                limit: float) -> list[dict[str, Any]]:
+def target_checks(quality: Mapping[str, Any], targets: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each target on held-out seeds: the scenario's validation-chosen best model (in its
+    primary mode) against a minimum, or against the same model centralized with its own
+    chosen settings."""
     checks = []
-    for central in _find(records, dataset=dataset, partition=partition, mode="centralized",
-                         settings="tuned"):
-        federated = _best_federated(records, dataset, partition, central["model"])
-        if federated is None:
+    for target in targets:
+        choice = quality["choices"].get(target.scenario)
+        if choice is None:
             continue
-        gap = central["f1_mean"] - federated["f1_mean"]
-        checks.append({
-            "target": f"{dataset} {partition}: federated within {limit} F1 of centralized",
-            "model": central["model"], "strategy": federated["strategy"],
-            "federated_f1": federated["f1_mean"], "centralized_f1": central["f1_mean"],
-            "gap": gap, "met": bool(gap <= limit),
-        })
+        best, primary = choice["best_model"], choice["primary_mode"]
+        row = chosen_row(quality, target.scenario, best, primary)
+        check: dict[str, Any] = {"target": target.text, "scenario": target.scenario,
+                                 "model": best, "mode": primary,
+                                 "strategy": row["strategy"] if row else None,
+                                 "settings": row["settings"] if row else None}
+        if row is None:
+            checks.append({**check, "met": False, "measured": "not measured"})
+            continue
+        if target.gap is None:
+            values = {m: row[f"test_{m}_mean"] for m in target.minimum}
+            met = all(values[m] >= limit for m, limit in target.minimum.items())
+            checks.append({**check, **values, "met": bool(met),
+                           "measured": ", ".join(f"{m} {num(v)}" for m, v in values.items())})
+            continue
+        central = chosen_row(quality, target.scenario, best, "centralized")
+        if central is None:
+            checks.append({**check, "met": False, "measured": "no centralized run"})
+            continue
+        fed, cen = row[f"test_{target.metric}_mean"], central[f"test_{target.metric}_mean"]
+        gap = cen - fed
+        checks.append({**check, "federated": fed, "centralized": cen, "gap": gap,
+                       "centralized_settings": central["settings"], "met": bool(gap <= target.gap),
+                       "measured": f"federated {num(fed)} vs centralized {num(cen)} "
+                                   f"(gap {num(gap)})"})
     return checks
 
 
-def target_checks(records: list[dict[str, Any]],
-                  sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The targets of issue #7, each with the measured values and whether it is met."""
-    checks: list[dict[str, Any]] = []
-    best = _best_federated(records, "ai4i2020", "product_type")
-    if best is not None:
-        checks.append({
-            "target": "ai4i2020 product_type, best federated model: F1 >= 0.80, PR-AUC >= 0.85",
-            "model": best["model"], "strategy": best["strategy"], "f1": best["f1_mean"],
-            "pr_auc": best["pr_auc_mean"],
-            "met": bool(best["f1_mean"] >= 0.80 and best["pr_auc_mean"] >= 0.85),
-        })
-    checks += _gap_checks(records, "ai4i2020", "product_type", 0.02)
-    checks += _gap_checks(records, "ai4i2020", "dirichlet", 0.05)
-    fd001 = _find(records, dataset="cmapss-fd001", mode="centralized")
-    if fd001:
-        top = max(fd001, key=lambda r: r["f1_mean"])
-        checks.append({"target": "cmapss FD001 alone: F1 >= 0.95", "model": top["model"],
-                       "f1": top["f1_mean"], "met": bool(top["f1_mean"] >= 0.95)})
-    checks += _gap_checks(records, "cmapss", "subsets", 0.03)
-    checks += _site_checks(sites)
-    return checks
+def _config(row: Mapping[str, Any]) -> str:
+    return row["settings"] + ("" if row["strategy"] == "-" else f", {row['strategy']}")
 
 
-def _site_checks(sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every site at least as good federated as alone: with FedAvg for every model, and with
-    each model's layers kept per site (FedBN for the CNN and hybrid, FedPer for the LSTM)."""
-    comparable = [s for s in sites if s["comparable"]]
-    if not comparable:
-        return []
-    selections = {
-        "FedAvg": lambda s: s["strategy"] == "fedavg",
-        "FedBN for CNN and hybrid, FedPer for the LSTM": (
-            lambda s: s["strategy"] == PER_SITE_LAYERS[s["model"]][0]),
-    }
-    checks = []
-    for name, chosen in selections.items():
-        pairs = [s for s in comparable if chosen(s)]
-        worse = [s for s in pairs if not s["federated_better_or_equal"]]
-        checks.append({
-            "target": "every site at least as good federated as alone (F1, own test split), "
-                      + name,
-            "comparable_site_runs": len(pairs), "worse_federated": len(worse),
-            "met": not worse,
-        })
-    return checks
+def _cell(row: Mapping[str, Any] | None, metric: str = "f1") -> str:
+    if row is None:
+        return "—"
+    return f"{num(row[f'test_{metric}_mean'])} ± {num(row[f'test_{metric}_sd'])}"
 
 
-def _cell(mean: float, std: float | None = None, digits: int = 3) -> str:
-    if not math.isfinite(mean):
-        return "n/a"
-    if std is None or not math.isfinite(std):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def markdown_table(records: list[dict[str, Any]]) -> str:
-    """The results table (docs/benchmarks/quality.md): failure-class F1 first; accuracy beside
-    the majority baseline."""
-    header = ("| dataset | sites | settings | model | mode | strategy | F1 (failure) | PR-AUC | "
-              "ROC-AUC | accuracy | majority-class accuracy | seeds |")
-    lines = [header, "|" + "---|" * 12]
-    for r in records:
+def headline_table(quality: Mapping[str, Any]) -> str:
+    """One row per scenario: the validation-chosen best model on held-out seeds, the same
+    model centralized and local-only (each with its own chosen settings), the tree baselines
+    and the targets."""
+    lines = ["| scenario | best model (chosen on validation) | F1 | PR-AUC | same model "
+             "centralized | local-only | random forest | gradient boosting | targets |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    checks = defaultdict(list)
+    for check in quality["targets"]:
+        checks[check["scenario"]].append(
+            f"{check['target'].split(': ', 1)[-1]}: {'met' if check['met'] else 'MISSED'} "
+            f"({check['measured']})")
+    for scenario, choice in quality["choices"].items():
+        best = choice["best_model"]
+        row = chosen_row(quality, scenario, best, choice["primary_mode"])
+        if row is None:
+            continue
+        central = (chosen_row(quality, scenario, best, "centralized")
+                   if choice["primary_mode"] == "federated" else None)
+        local = chosen_row(quality, scenario, best, "local")
+        forest = find(quality["aggregates"], scenario=scenario, model="random_forest")
+        boosted = find(quality["aggregates"], scenario=scenario, model="gradient_boosting")
         lines.append(
-            f"| {r['dataset']} | {r['partition']} | {r['settings']} | {r['model']} | "
-            f"{r['mode']} | {r['strategy']} | {_cell(r['f1_mean'], r['f1_std'])} | "
-            f"{_cell(r['pr_auc_mean'], r['pr_auc_std'])} | {_cell(r['roc_auc_mean'])} | "
-            f"{_cell(r['accuracy_mean'])} | {_cell(r['majority_accuracy'])} | "
-            f"{len(r['seeds'])} |"
-        )
+            f"| {scenario} | {best} {choice['primary_mode']} ({_config(row)}) | {_cell(row)} | "
+            f"{_cell(row, 'pr_auc')} | {_cell(central)} | {_cell(local)} | {_cell(forest)} | "
+            f"{_cell(boosted)} | {'; '.join(checks[scenario]) or '—'} |")
     return "\n".join(lines) + "\n"
+
+
+def results_table(quality: Mapping[str, Any]) -> str:
+    """Every held-out configuration: test metrics (mean ± SD and per seed), the validation
+    F1 that chose it, the validation-chosen threshold and best round."""
+    lines = ["| scenario | model | mode | settings | strategy | F1 | F1 per seed | PR-AUC | "
+             "ROC-AUC | precision | recall | threshold | best round (val PR-AUC) | val F1 | "
+             "best model |", "|---" * 15 + "|"]
+    for r in quality["aggregates"]:
+        choice = quality["choices"].get(r["scenario"], {})
+        best = (r["model"] == choice.get("best_model")
+                and r["mode"] == choice.get("primary_mode"))
+        rounds = " / ".join(str(s["best_round"]) for s in r["per_seed"]) \
+            if r["per_seed"][0].get("best_round") is not None else "—"
+        lines.append(
+            f"| {r['scenario']} | {r['model']} | {r['mode']} | {r['settings']} | {r['strategy']} | "
+            f"{_cell(r)} | {' / '.join(num(s['test']['f1']) for s in r['per_seed'])} | "
+            f"{_cell(r, 'pr_auc')} | {num(r['test_roc_auc_mean'])} | "
+            f"{num(r['test_precision_mean'])} | {num(r['test_recall_mean'])} | "
+            f"{num(r['test_threshold_mean'])} | {rounds} | {num(r['validation_f1_mean'])} | "
+            f"{'**yes**' if best else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def targets_table(quality: Mapping[str, Any]) -> str:
+    lines = ["| target | model | configuration | measured (held-out mean) | met |",
+             "|---|---|---|---|---|"]
+    for t in quality["targets"]:
+        config = f"{t.get('settings')}, {t.get('strategy')}"
+        lines.append(f"| {t['target']} | {t['model']} ({t['mode']}) | {config} | "
+                     f"{t['measured']} | {'yes' if t['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def choices_table(selection: Mapping[str, Any]) -> str:
+    """The choices: per scenario and model, each mode's chosen candidate and its score."""
+    lines = ["| scenario | model | mode | chosen settings | chosen strategy | val F1 | "
+             "val PR-AUC | best model |", "|---|---|---|---|---|---|---|---|"]
+    for scenario, choice in selection["choices"].items():
+        for model, modes in choice["models"].items():
+            for mode, pick in modes.items():
+                best = model == choice["best_model"] and mode == choice["primary_mode"]
+                mean = pick["validation_mean"]
+                lines.append(f"| {scenario} | {model} | {mode} | {pick['settings']} | "
+                             f"{pick['strategy']} | {num(mean.get('f1'))} | "
+                             f"{num(mean.get('pr_auc'))} | "
+                             f"{'**yes**' if best else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def selection_table(selection: Mapping[str, Any]) -> str:
+    """Every candidate of the search with its validation metrics per tuning seed."""
+    lines = ["| scenario | model | mode | settings | strategy | val F1 | val F1 per seed | "
+             "val PR-AUC | val ROC-AUC | best round per seed | chosen |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in selection["candidates"]:
+        mean = r["validation_mean"]
+        rounds = (" / ".join(str(v.get("best_round")) for v in r["validation"])
+                  if r["mode"] == "federated" else "—")
+        lines.append(
+            f"| {r['scenario']} | {r['model']} | {r['mode']} | {r['settings']} | "
+            f"{r['strategy']} | {num(mean.get('f1'))} | "
+            f"{' / '.join(num(v.get('f1')) for v in r['validation'])} | "
+            f"{num(mean.get('pr_auc'))} | "
+            f"{num(mean.get('roc_auc'))} | {rounds} | {'**yes**' if r.get('chosen') else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def candidates_tried(selection: Mapping[str, Any]) -> str:
+    """What each candidate name means (from the search's own record of its declarations)."""
+    lines = []
+    for name, scenario in selection["scenarios"].items():
+        lines.append(f"- **{name}** ({scenario['dataset']}, {scenario['partition']}; tuning "
+                     f"seeds {scenario['tuning_seeds']}; rule: {scenario['rule']}).")
+        for model, settings in scenario["settings"].items():
+            for label, s in settings.items():
+                h = s["hparams"]
+                lines.append(
+                    f"    - {model} `{label}`: {s['rounds']} rounds x {s['local_epochs']} local "
+                    f"epochs, batch {h['batch_size']}, lr {h['learning_rate']} x {h['gamma']} "
+                    f"every {h['step_size']} rounds, class weights {s['class_weighting']}, inputs "
+                    f"{s.get('inputs', 'default')}")
+        strategies = ", ".join(f"`{label}`" for label in scenario["strategies"])
+        if not scenario["single_site"]:
+            lines.append(f"    - strategies (at the first settings candidate): {strategies}")
+    return "\n".join(lines) + "\n"
+
+
+def stamp(document: Mapping[str, Any], name: str) -> str:
+    name += "_quick" if document.get("quick") else ""
+    prov = document.get("provenance", {})
+    return (f"*`benchmarks/results/{name}.json`, written {document.get('created_at')} by "
+            f"`{document.get('command')}` in {document.get('elapsed_seconds', 0) / 60:.0f} min "
+            f"({document.get('runs', '?')} runs, {document.get('workers')} workers); commit "
+            f"{str(prov.get('git_commit'))[:12]}, package source hash "
+            f"{str(prov.get('source_hash'))[:12]}.*\n")
+
+
+def selection_markdown(selection: Mapping[str, Any]) -> str:
+    """``quality_selection.md``: the choices, every candidate, and what each one means."""
+    return ("# Quality benchmark: the selection stage\n\n" + stamp(selection,
+                                                                     "quality_selection")
+            + "\n## Choices\n\n" + choices_table(selection)
+            + "\n## Every candidate (validation metrics of the tuning seeds)\n\n"
+            + selection_table(selection) + "\n## What was tried\n\n"
+            + candidates_tried(selection))
+
+
+def protocol_text(quality: Mapping[str, Any]) -> str:
+    """The protocol in words, then per scenario its held-out seeds and what ran on them."""
+    seeds = "; ".join(f"{name}: {', '.join(map(str, s))}"
+                      for name, s in quality["held_out_seeds"].items())
+    table = ["| scenario | held-out seeds | best model (mode) | models run |", "|---|---|---|---|"]
+    for name, held_out in quality["held_out_seeds"].items():
+        choice = quality["choices"][name]
+        table.append(f"| {name} | {', '.join(map(str, held_out))} | {choice['best_model']} "
+                     f"({choice['primary_mode']}) | {', '.join(choice['models'])} |")
+    return (
+        "Every choice — settings per model and mode, strategy and per-site layers, AI4I input "
+        "bins, and which model is the scenario's best — was made by `benchmarks/"
+        "quality_search.py` on the validation metrics of the tuning seeds (rule: "
+        f"{quality['selection']['rule']}). This run trained only the chosen configurations, "
+        f"on held-out seeds no choice saw ({seeds}), and reports their test metrics; test "
+        "data never chose anything. Each model is scored at the final round; the alarm "
+        "threshold is chosen on pooled validation predictions (the random forest and the "
+        "gradient-boosted trees use the same rule). The best model of a scenario runs in every "
+        "mode (federated, centralized and local-only, each with its own chosen settings); the "
+        f"other models run their chosen federated configuration.\n\n{C_MAPSS_NOTE}\n\n"
+        + "\n".join(table) + "\n")
+
+
+def quality_markdown(quality: Mapping[str, Any], selection: Mapping[str, Any] | None) -> str:
+    """``QUALITY.md``: protocol, held-out headline and targets, every held-out row, and the
+    selection that chose them."""
+    parts = ["# Quality on real data (held-out seeds)\n", stamp(quality, "quality"),
+             "\n## Protocol\n", protocol_text(quality), "\n## Headline\n",
+             headline_table(quality), "\n## Targets\n", targets_table(quality),
+             "\n## Every held-out configuration\n", results_table(quality)]
+    if selection is not None:
+        parts += ["\n## Selection (tuning seeds, validation metrics only)\n",
+                  stamp(selection, "quality_selection"), "\n", choices_table(selection),
+                  "\n### Every candidate\n\n", selection_table(selection),
+                  "\n### What was tried\n\n", candidates_tried(selection)]
+    return "\n".join(parts)

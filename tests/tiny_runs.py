@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from networkfed.api import run_federated
@@ -60,3 +61,24 @@ def plant_csv_config(path: Path, **options: object) -> DataConfig:
         group_column="machine_id", time_column="step", feature_columns=AI4I_NUMERIC_COLUMNS,
         **options,
     )
+
+
+def write_fleet_csv(path: Path, machines_per_plant: int = 14, seed: int = 0) -> Path:
+    """Two plants of machines that run until they fail at their last row; two sensors drift
+    as the end approaches (one from the start, one only in the last 50 cycles), one is noise."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for plant in ("plant_a", "plant_b"):
+        for machine in range(machines_per_plant):
+            life = int(rng.integers(60, 110))
+            cycle = np.arange(life)
+            rul = life - 1 - cycle
+            frames.append(pd.DataFrame({
+                "plant": plant, "machine": f"{plant}-{machine:02d}", "cycle": cycle,
+                "wear": np.exp(-rul / 40) + rng.normal(0, 0.03, life),
+                "vibration": np.clip(50 - rul, 0, None) / 50 + rng.normal(0, 0.03, life),
+                "noise": rng.normal(0, 1, life),
+                "rul": rul,
+            }))
+    pd.concat(frames, ignore_index=True).to_csv(path, index=False)
+    return path

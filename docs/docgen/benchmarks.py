@@ -43,93 +43,91 @@ def _source(name: str, data: Mapping[str, Any], stamp_key: str | None = None) ->
     return f"*Source: `benchmarks/results/{name}.json`{stamp}{run}.*\n"
 
 
-# --- quality -------------------------------------------------------------------------------
+# --- quality ---------------------------------------------------------------------------------
 
 
-def _best(records: list[dict[str, Any]], **fields: str) -> dict[str, Any] | None:
-    found = [r for r in records if all(r[k] == v for k, v in fields.items())]
-    return max(found, key=lambda r: r["f1_mean"]) if found else None
+def _quality_report():  # type: ignore[no-untyped-def]
+    """The benchmark's own table code (``benchmarks/quality_report.py``), one definition."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import quality_report
+
+    return quality_report
+
+
+REGENERATING = ("*Regenerating: `benchmarks/results/quality.json` predates the held-out "
+                "protocol of issue #19 (no validation metrics, no provenance); "
+                "`benchmarks/quality.py` rewrites it.*\n")
+
+
+NOT_SEARCHED = ("*Not run yet: `benchmarks/quality_search.py` writes "
+                "`benchmarks/results/quality_selection.json`.*\n")
+PENDING = (REGENERATING, NOT_SEARCHED)
+"""What a quality block says instead of a table until the benchmark has written its file."""
+
+
+def _is_held_out(quality: Mapping[str, Any]) -> bool:
+    return "provenance" in quality and "aggregates" in quality
 
 
 def headline_table(quality: Mapping[str, Any] | None = None) -> str:
-    """One row per dataset and sites: the best federated run against its references.
-
-    "Best" is the federated configuration with the highest mean test F1 in the results file
-    (one-site C-MAPSS FD001 has no federation: its best centralized model). It summarises
-    what the benchmark reported; the benchmark's own choices were made on validation data.
-    """
+    """One row per scenario: the validation-chosen best model on held-out seeds against the
+    same model centralized and local-only, the tree baselines, and the targets (README)."""
     quality = quality or load_result("quality")
-    records = [r for r in quality["records"] if r["settings"] == "tuned"]
-    lines = ["| dataset | sites | best federated run | F1 | PR-AUC | same model centralized | "
-             "same model local-only | random forest | never-alarm accuracy |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for dataset, partition in dict.fromkeys((r["dataset"], r["partition"]) for r in records):
-        keys = {"dataset": dataset, "partition": partition}
-        best = (_best(records, mode="federated", **keys)
-                or _best(records, mode="centralized", **keys))
-        central = _best(records, mode="centralized", model=best["model"], **keys)
-        local = _best(records, mode="local", model=best["model"], **keys)
-        forest = _best(records, mode="classical", **keys)
-        run = f"{best['model']}, {best['strategy']}" if best["mode"] == "federated" else (
-            f"{best['model']} (centralized)")
-        lines.append(
-            f"| {dataset} | {SITES.get(partition, partition)} | {run} | {_mean_sd(best, 'f1')} | "
-            f"{_mean_sd(best, 'pr_auc')} | {_num(central['f1_mean']) if central else '—'} | "
-            f"{_num(local['f1_mean']) if local else '—'} | "
-            f"{_num(forest['f1_mean']) if forest else '—'} | {_num(best['majority_accuracy'])} |")
-    return "\n".join(lines) + "\n"
+    if not _is_held_out(quality):
+        return REGENERATING
+    return _quality_report().headline_table(quality)
+
+
+def _quality_source(quality: Mapping[str, Any]) -> str:
+    prov = quality.get("provenance", {})
+    stamp = (f" Commit {str(prov.get('git_commit'))[:12]}, package source hash "
+             f"{str(prov.get('source_hash'))[:12]}." if prov else "")
+    return _source("quality", quality, "created_at") + (f"\n*{stamp.strip()}*\n" if stamp else "")
 
 
 def _quality_headline() -> str:
     quality = load_result("quality")
-    return headline_table(quality) + "\n" + _source("quality", quality, "created_at")
+    if not _is_held_out(quality):
+        return REGENERATING
+    return headline_table(quality) + "\n" + _quality_source(quality)
 
 
 def _quality_records() -> str:
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmark's own table renderer
-    from quality_report import markdown_table
-
     quality = load_result("quality")
+    if not _is_held_out(quality):
+        return REGENERATING
     machine = quality["machine"]
-    return (markdown_table(quality["records"]) + "\n" + _source("quality", quality, "created_at")
-            + f"\n*{quality['elapsed_seconds'] / 60:.0f} minutes on {machine['cpus']} CPUs "
-            f"({quality['workers']} workers), Python {machine['python']}, torch "
-            f"{machine['torch']}.*\n")
-
-
-def _target_measured(target: Mapping[str, Any]) -> str:
-    if "gap" in target:
-        return (f"federated {_num(target['federated_f1'])} vs centralized "
-                f"{_num(target['centralized_f1'])} (gap {_num(target['gap'])})")
-    if "worse_federated" in target:
-        return f"{target['worse_federated']} of {target['comparable_site_runs']} site runs worse"
-    measured = f"F1 {_num(target['f1'])}"
-    return measured + (f", PR-AUC {_num(target['pr_auc'])}" if "pr_auc" in target else "")
+    return (_quality_report().results_table(quality) + "\n" + _quality_source(quality)
+            + f"\n*{quality['elapsed_seconds'] / 60:.0f} minutes, {quality['runs']} runs on "
+            f"{machine['cpus']} CPUs ({quality['workers']} workers), Python {machine['python']}, "
+            f"torch {machine['torch']}.*\n")
 
 
 def _quality_targets() -> str:
     quality = load_result("quality")
-    lines = ["| target | model | strategy | measured | met |", "|---|---|---|---|---|"]
-    for t in quality["targets"]:
-        lines.append(f"| {t['target']} | {t.get('model', '—')} | {t.get('strategy', '—')} | "
-                     f"{_target_measured(t)} | {'yes' if t['met'] else 'no'} |")
-    return "\n".join(lines) + "\n\n" + _source("quality", quality, "created_at")
+    if not _is_held_out(quality):
+        return REGENERATING
+    return _quality_report().targets_table(quality) + "\n" + _quality_source(quality)
 
 
-def _quality_sites() -> str:
+def _quality_protocol() -> str:
     quality = load_result("quality")
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for pair in quality["site_comparison"]:
-        if pair["comparable"]:
-            groups[(pair["dataset"], pair["partition"], pair["strategy"])].append(pair)
-    lines = ["| dataset | sites | strategy | (seed, site) pairs | federated at least as good | "
-             "mean F1 federated − alone |", "|---|---|---|---|---|---|"]
-    for (dataset, partition, strategy), pairs in sorted(groups.items()):
-        better = sum(p["federated_better_or_equal"] for p in pairs)
-        gain = sum(p["federated_f1"] - p["local_f1"] for p in pairs) / len(pairs)
-        lines.append(f"| {dataset} | {partition} | {strategy} | {len(pairs)} | {better} | "
-                     f"{gain:+.3f} |")
-    return "\n".join(lines) + "\n\n" + _source("quality", quality, "created_at")
+    if not _is_held_out(quality):
+        return REGENERATING
+    return _quality_report().protocol_text(quality)
+
+
+def _quality_selection() -> str:
+    path = RESULTS / "quality_selection.json"
+    if not path.is_file():
+        return NOT_SEARCHED
+    report = _quality_report()
+    selection = load_result("quality_selection")
+    return ("## Choices\n\n" + report.choices_table(selection)
+            + "\n## Every candidate (validation metrics of the tuning seeds)\n\n"
+            + report.selection_table(selection) + "\n## What was tried\n\n"
+            + report.candidates_tried(selection) + "\n"
+            + report.stamp(selection, "quality_selection"))
 
 
 # --- speed ---------------------------------------------------------------------------------
@@ -361,7 +359,8 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "quality-headline": _quality_headline,
     "quality-records": _quality_records,
     "quality-targets": _quality_targets,
-    "quality-sites": _quality_sites,
+    "quality-protocol": _quality_protocol,
+    "quality-selection": _quality_selection,
     "engine-speed": lambda: _engine_speed("engine_speed"),
     "engine-speed-loaded": lambda: _engine_speed("engine_speed_loaded"),
     "engine-vs-flower": _engine_vs_flower,

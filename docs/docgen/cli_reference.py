@@ -39,8 +39,13 @@ def command_paths(app: typer.Typer, name: str = "networkfed") -> list[str]:
 
 
 def _cell(text: str) -> str:
-    """Help text as one Markdown table cell (Rich's escaped brackets undone)."""
-    return " ".join(text.replace("\\[", "[").split()).replace("|", "\\|")
+    """Help text as one Markdown table cell, every bracket escaped for Markdown.
+
+    Click writes ranges right after the default (``[default: 30][x>=0]``), which Markdown
+    would read as a reference link; Rich's own escapes (``\\[``) are undone first.
+    """
+    text = " ".join(text.replace("\\[", "[").split())
+    return text.replace("[", "\\[").replace("|", "\\|")
 
 
 def _params_table(command: click.Command, ctx: click.Context) -> list[str]:

@@ -226,6 +226,9 @@ def model_settings(config: RunConfig, data: FederatedData) -> tuple[ModelSpec, d
     if accepted is None or "sequence_length" in accepted:
         architecture["sequence_length"] = data.sequence_length
     spec = ModelSpec(str(config.model), data.input_dim, data.num_classes, architecture)
+    if data.num_classes == 1:  # RUL: one output learning the target / cap (regression.py)
+        scale = float(data.preprocessing.source_options.get("rul_cap", config.data.rul_cap))
+        spec = dataclasses.replace(spec, target_scale=scale, loss=config.rul_loss)
     return spec, training_config(config.model, **train_part)
 
 

@@ -1,7 +1,8 @@
-"""The quality benchmark's harness on a tiny configuration: schema, threshold, baseline.
+"""The quality benchmark's protocol: validation chooses, held-out seeds report, test never chooses.
 
 The full benchmark takes tens of minutes; these checks run its own functions on a few
-hundred built-in rows in seconds, so the measurement protocol is tested, not only the code.
+hundred built-in rows in seconds (and, marked slow, the quick pipeline end to end on the real
+datasets), so the measurement protocol is tested, not only the code.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from networkfed.data import DataConfig, load_federated_data
 from networkfed.data.types import FederatedData, SplitTensors
@@ -23,29 +23,26 @@ from networkfed.federated.config import RunConfig
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 quality = importlib.import_module("quality")
+search = importlib.import_module("quality_search")
 protocols = importlib.import_module("quality_protocols")
-quality_report = importlib.import_module("quality_report")
+runs = importlib.import_module("quality_runs")
+selection_rule = importlib.import_module("quality_selection")
+report = importlib.import_module("quality_report")
 
-REQUIRED = ("dataset", "partition", "model", "mode", "strategy", "seeds", "f1_mean", "f1_std",
-            "pr_auc_mean", "roc_auc_mean", "accuracy_mean", "majority_accuracy")
 TINY = DataConfig(rows_per_site=300, sequence_length=1, split="stratified",
                   split_scope="pooled")
 
 
-def _experiment(seed: int = 3) -> object:
-    run = RunConfig(data=TINY, model="cnn", rounds=1, local_epochs=1, seed=seed,
-                    baselines=True, min_fit_clients=2, workers=0)
-    return protocols.Experiment("synthetic", "natural", "cnn", "fedavg", "tuned", seed, run,
-                                classical=True, extra={"forest_trees": 20})
+def _experiment(modes: tuple[str, ...] = ("federated", "centralized", "local")) -> object:
+    run = RunConfig(data=TINY, model="cnn", rounds=2, local_epochs=1, seed=3, baselines=True,
+                    min_fit_clients=2, workers=0)
+    return protocols.Experiment("synthetic", "cnn", "s1", "fedavg", 3, "tuning", modes, run)
 
 
-def _with_labels(data: FederatedData, split: str, relabel) -> FederatedData:
-    """The same data with one split's labels replaced (features untouched)."""
-    sites = {}
-    for site_id, site in data.sites.items():
-        old = getattr(site, split)
-        new = SplitTensors(old.x, relabel(old.y), old.machine_ids)
-        sites[site_id] = dataclasses.replace(site, **{split: new})
+def _with_test_labels_flipped(data: FederatedData) -> FederatedData:
+    sites = {sid: dataclasses.replace(site, test=SplitTensors(site.test.x, 1 - site.test.y,
+                                                              site.test.machine_ids))
+             for sid, site in data.sites.items()}
     return dataclasses.replace(data, sites=sites)
 
 
@@ -54,153 +51,183 @@ def tiny_data() -> FederatedData:
     return load_federated_data(TINY, 3)
 
 
-@pytest.fixture(scope="module")
-def tiny_result(tiny_data: FederatedData) -> dict:
-    return quality.run_experiment(_experiment(), tiny_data)
+# --- the rule --------------------------------------------------------------------------------
 
 
-def test_records_have_the_issue_schema(tiny_result: dict) -> None:
-    # Prepare: the seed result split into the neural and the classical model's results
-    results = quality._rename_classical(tiny_result)
+def test_rule_maximises_or_minimises_the_named_metric_with_a_tie_break() -> None:
+    candidates = {"a": [{"f1": 0.7, "pr_auc": 0.5}, {"f1": 0.9, "pr_auc": 0.5}],  # mean 0.8
+                  "b": [{"f1": 0.8, "pr_auc": 0.6}, {"f1": 0.8, "pr_auc": 0.6}],  # 0.8, tie
+                  "c": [{"f1": 0.75, "pr_auc": 0.9}, {"f1": 0.75, "pr_auc": 0.9}]}
+    rmse = {"small": [{"rmse": 10.0, "mae": 1.0}], "large": [{"rmse": 12.0, "mae": 0.5}]}
 
-    # Execute
-    records = quality_report.aggregate(results)
-    table = quality_report.markdown_table(records)
-
-    # Assert: every mode is there, with every required field, and the table lists each
-    assert {r["mode"] for r in records} == {"federated", "centralized", "local", "classical"}
-    for record in records:
-        assert all(field in record for field in REQUIRED), record
-        assert record["seeds"] == [3]
-        assert 0.0 <= record["f1_mean"] <= 1.0
-    assert {r["model"] for r in records if r["mode"] == "classical"} == {"random_forest"}
-    assert len(table.strip().splitlines()) == len(records) + 2
+    assert selection_rule.choose(candidates, selection_rule.Rule()) == "b"
+    assert selection_rule.ranked(candidates, selection_rule.Rule()) == ["b", "a", "c"]
+    assert selection_rule.choose(rmse, selection_rule.Rule("rmse", maximize=False,
+                                                           tie_break="mae",
+                                                           tie_maximize=False)) == "small"
 
 
-def test_report_is_strict_json(tiny_result: dict) -> None:
-    args = quality.argparse.Namespace(quick=True, workers=1)
+def test_rule_never_picks_a_candidate_missing_a_seed_and_keeps_declaration_order() -> None:
+    failed_once = {"failed": [{"f1": 0.99}, {}], "ok": [{"f1": 0.5}, {"f1": 0.5}]}
+    tied = {"first": [{"f1": 0.5, "pr_auc": 0.5}], "second": [{"f1": 0.5, "pr_auc": 0.5}]}
 
-    failed = {**tiny_result, "modes": {}, "error": "TrainingError: diverged"}
-
-    document = quality.report([tiny_result, failed], args, 1.0)
-
-    text = json.dumps(document, allow_nan=False)  # NaN would be invalid JSON
-    assert json.loads(text)["records"]
-    assert [f["error"] for f in document["failures"]] == ["TrainingError: diverged"]
+    assert selection_rule.choose(failed_once, selection_rule.Rule()) == "ok"
+    assert selection_rule.choose(tied, selection_rule.Rule()) == "first"
+    with pytest.raises(ValueError, match="finite mean validation f1"):
+        selection_rule.choose({"x": [{"f1": math.nan}]}, selection_rule.Rule())
 
 
-def test_test_labels_never_choose_the_threshold(tiny_data: FederatedData,
-                                                tiny_result: dict) -> None:
-    # Prepare: the same rows with every test label flipped
-    flipped = _with_labels(tiny_data, "test", lambda y: 1 - y)
-
-    # Execute
-    other = quality.run_experiment(_experiment(), flipped)
-
-    # Assert: every mode picks the same thresholds, yet scores differently on test
-    for mode, measured in tiny_result["modes"].items():
-        for site, metrics in measured["per_site"].items():
-            assert other["modes"][mode]["per_site"][site]["threshold"] == metrics["threshold"]
-        assert other["modes"][mode]["overall"]["f1"] != measured["overall"]["f1"]
+# --- records: validation and test apart, test labels choose nothing ---------------------------
 
 
-def test_majority_baseline_comes_from_test_labels(tiny_data: FederatedData) -> None:
-    # Prepare
-    y_test = torch.cat([site.test.y for site in tiny_data.sites.values()]).double()
-    expected = max(float(y_test.mean()), 1.0 - float(y_test.mean()))
-    no_train_failures = _with_labels(_with_labels(tiny_data, "train", torch.zeros_like),
-                                     "val", torch.zeros_like)
-    all_test_failures = _with_labels(tiny_data, "test", torch.ones_like)
-
-    # Execute / Assert
-    assert math.isclose(quality.majority_accuracy(tiny_data), expected)
-    assert math.isclose(quality.majority_accuracy(no_train_failures), expected)
-    assert quality.majority_accuracy(all_test_failures) == 1.0
-
-
-def test_quick_plan_follows_the_protocols(tmp_path: Path) -> None:
-    experiments = protocols.plan(tmp_path, quick=True)
-
-    ai4i = [e for e in experiments if e.dataset == "ai4i2020"]
-    cmapss = [e for e in experiments if e.dataset.startswith("cmapss")]
-    assert {e.seed for e in experiments} == {0}
-    assert all(e.run.rounds <= 2 for e in experiments)
-    assert {e.partition for e in ai4i} == {"product_type", "dirichlet"}
-    assert {e.model for e in experiments} == {"cnn", "lstm", "hybrid"}
-    for experiment in ai4i:
-        data = experiment.run.data
-        assert (data.split, data.split_scope, data.test_fraction) == ("stratified", "pooled", 0.2)
-        assert data.sequence_length == 1
-    assert all(e.run.data.horizon == 30 for e in cmapss)
-    assert {e.run.data.subsets for e in cmapss} == {("FD001", "FD002", "FD003", "FD004"),
-                                                     ("FD001",)}
-
-
-def test_tuned_ai4i_rounds_follow_each_model(tmp_path: Path) -> None:
-    tuned = [e for e in protocols.plan(tmp_path, only="ai4i2020") if e.settings == "tuned"]
-
-    rounds = {(e.model, e.run.rounds, e.run.hparams["step_size"]) for e in tuned}
-    assert rounds == {("cnn", 45, 15), ("lstm", 60, 20), ("hybrid", 60, 20)}
-    assert {e.run.class_weighting for e in tuned} == {"none"}
-
-
-def test_tuned_lstm_and_hybrid_see_the_feature_subset_with_bins_others_the_ten(
-    tmp_path: Path,
+def test_records_keep_validation_and_test_and_test_labels_choose_nothing(
+    tiny_data: FederatedData,
 ) -> None:
-    ai4i = protocols.plan(tmp_path, only="ai4i2020")
+    # Prepare: the same rows with every test label flipped
+    flipped = _with_test_labels_flipped(tiny_data)
 
-    def inputs(experiments):
-        return {(e.run.data.features, e.run.data.feature_bins) for e in experiments}
+    # Execute
+    records = runs.run_experiment(_experiment(), tiny_data)
+    other = runs.run_experiment(_experiment(), flipped)
 
-    tuned = [e for e in ai4i if e.settings == "tuned"]
-    binned = [e for e in tuned if e.model in protocols.AI4I_BINNED_MODELS]
-    assert {e.model for e in binned} == {"lstm", "hybrid"}
-    assert inputs(binned) == {(protocols.AI4I_TUNED_FEATURES, protocols.AI4I_TUNED_BINS)}
-    assert inputs(e for e in tuned if e.model == "cnn") == {(None, 0)}
-    assert inputs(e for e in ai4i if e.settings == "default") == {(None, 0)}
-    assert "air_temperature_k" not in protocols.AI4I_TUNED_FEATURES
-
-
-def test_per_site_layers_run_for_every_model_with_its_own_switch(tmp_path: Path) -> None:
-    experiments = protocols.plan(tmp_path)
-
-    both = [e for e in experiments if e.run.fedbn and e.run.fedper]
-    fedbn = [e for e in experiments if e.run.fedbn and not e.run.fedper]
-    fedper = [e for e in experiments if e.run.fedper and not e.run.fedbn]
-    assert {e.strategy for e in both} == {protocols.FEDBN_FEDPER}
-    assert {(e.dataset, e.model) for e in both} == {("ai4i2020", "cnn"), ("ai4i2020", "hybrid")}
-    assert {e.model for e in fedbn} == {"cnn", "hybrid"} and {e.model for e in fedper} == {"lstm"}
-    assert {e.strategy for e in fedbn} == {protocols.FEDBN}
-    assert {e.strategy for e in fedper} == {protocols.FEDPER}
-    for runs in (fedbn, fedper):
-        assert {(e.dataset, e.partition) for e in runs} == {
-            ("ai4i2020", "product_type"), ("ai4i2020", "dirichlet"), ("cmapss", "subsets")}
-        assert all(e.run.strategy == "fedavg" and not e.run.baselines for e in runs)
+    # Assert: one record per mode; validation (and the threshold chosen on it) identical,
+    # test metrics different, so nothing a choice reads depends on test labels
+    assert [r["mode"] for r in records] == ["centralized", "local", "federated"]
+    for mine, theirs in zip(records, other, strict=True):
+        assert {"validation", "test", "seed", "seed_set", "settings", "seconds"} <= set(mine)
+        assert mine["validation"] == pytest.approx(theirs["validation"], nan_ok=True)
+        assert mine["test"]["f1"] != theirs["test"]["f1"]
+    federated = records[-1]
+    assert federated["best_round"] in range(3) and len(federated["val_f1_by_round"]) == 3
+    assert federated["test"]["threshold"] == federated["validation"]["threshold"]
 
 
-def _seed_result(model: str, strategy: str, federated_f1: float,
-                 local_f1: float | None) -> dict:
-    site = {"positives": 5, "pr_auc": 0.5}
-    modes = {"federated": {"overall": {}, "per_site": {"a": {**site, "f1": federated_f1}}}}
-    if local_f1 is not None:
-        modes["local"] = {"overall": {}, "per_site": {"a": {**site, "f1": local_f1}}}
-    return {"dataset": "ai4i2020", "partition": "dirichlet", "model": model,
-            "strategy": strategy, "settings": "tuned", "seed": 0, "modes": modes}
+def test_search_candidates_hold_no_test_metric(tiny_data: FederatedData) -> None:
+    records = runs.run_experiment(_experiment(), tiny_data)
+    scenario = dataclasses.replace(protocols.SCENARIOS[0], name="synthetic", models=("cnn",),
+                                   settings={"cnn": {"s1": {}}}, tuning_seeds=(3,))
+
+    rows = search.candidate_table(records, [scenario], quick=False)
+
+    assert {r["mode"] for r in rows} == {"federated", "centralized", "local"}
+    assert "test" not in json.dumps(rows)
 
 
-def test_site_comparison_pairs_fedbn_with_the_fedavg_run_s_local_models() -> None:
-    results = [
-        _seed_result("cnn", "fedavg", 0.5, 0.6),            # worse than alone
-        _seed_result("cnn", protocols.FEDBN, 0.7, None),    # better than the same local model
-        _seed_result("lstm", "fedavg", 0.8, 0.6),
-        _seed_result("lstm", protocols.FEDPER, 0.5, None),  # worse than the same local model
-    ]
+# --- plans -----------------------------------------------------------------------------------
 
-    sites = quality_report.site_comparison(results)
-    checks = {c["target"].split("split), ", 1)[1]: c for c in quality_report._site_checks(sites)}
 
-    fedbn = [s for s in sites if s["strategy"] == protocols.FEDBN]
-    assert len(fedbn) == 1 and fedbn[0]["local_f1"] == 0.6
-    assert checks["FedAvg"]["worse_federated"] == 1
-    per_site = checks["FedBN for CNN and hybrid, FedPer for the LSTM"]
-    assert per_site["worse_federated"] == 1 and per_site["comparable_site_runs"] == 2
+def test_seed_sets_are_disjoint_and_large_enough() -> None:
+    for scenario in protocols.SCENARIOS:
+        assert not set(scenario.tuning_seeds) & set(scenario.held_out_seeds), scenario.name
+        minimum = 5 if scenario.dataset == "ai4i2020" else 3
+        assert len(scenario.held_out_seeds) >= minimum, scenario.name
+
+
+def test_search_plan_runs_every_settings_candidate_with_baselines(tmp_path: Path) -> None:
+    experiments = search.plan(list(protocols.SCENARIOS), tmp_path, quick=False)
+
+    assert {e.seed_set for e in experiments} == {"tuning"}
+    for scenario in protocols.SCENARIOS:
+        mine = [e for e in experiments if e.scenario == scenario.name]
+        assert {e.seed for e in mine} == set(scenario.tuning_seeds)
+        for model in scenario.models:
+            base = [e for e in mine if e.model == model and e.strategy == "fedavg"]
+            assert {e.settings for e in base} == set(scenario.settings[model])
+            assert all(e.run.baselines != scenario.single_site for e in base)
+            others = [e for e in mine if e.model == model and e.strategy != "fedavg"]
+            assert {e.settings for e in others} <= {next(iter(scenario.settings[model]))}
+            assert {e.strategy for e in others} == {
+                s.label for s in scenario.strategies_of(model)} - {"fedavg"} - (
+                {s.label for s in scenario.strategies} if scenario.single_site else set())
+
+
+def _pick(settings: str, strategy: str = "-") -> dict:
+    return {"settings": settings, "strategy": strategy}
+
+
+def test_held_out_plan_runs_only_the_choices_on_held_out_seeds(tmp_path: Path) -> None:
+    # Prepare: the LSTM is best; its centralized and local-only choices differ
+    scenario = protocols.SCENARIOS[0]
+    names = {m: list(scenario.settings[m]) for m in scenario.models}
+    choices = {scenario.name: {"best_model": "lstm", "primary_mode": "federated", "models": {
+        "lstm": {"federated": _pick(names["lstm"][0], "fedavg+fedper"),
+                 "centralized": _pick(names["lstm"][1]), "local": _pick(names["lstm"][0])},
+        "cnn": {"federated": _pick(names["cnn"][1], "fedavg"),
+                "centralized": _pick(names["cnn"][0]), "local": _pick(names["cnn"][0])},
+        "hybrid": {"federated": _pick(names["hybrid"][0], "fedavg+fedbn"),
+                   "centralized": _pick(names["hybrid"][0]),
+                   "local": _pick(names["hybrid"][0])}}}}
+
+    # Execute
+    experiments = quality.plan({"choices": choices}, [scenario], tmp_path, quick=False)
+
+    # Assert: per held-out seed one classical run, the best model in every mode (two
+    # baseline runs, one federated-only), the other models federated only
+    assert {e.seed for e in experiments} == set(scenario.held_out_seeds)
+    seed = [e for e in experiments if e.seed == scenario.held_out_seeds[0]]
+    kept = sorted((e.model, e.settings, e.strategy, e.run is not None and e.run.baselines,
+                   e.modes) for e in seed)
+    assert kept == sorted([
+        ("classical", "-", "-", False, ("classical",)),
+        ("lstm", names["lstm"][0], "fedavg+fedper", False, ("federated",)),
+        ("lstm", names["lstm"][1], "fedavg", True, ("centralized",)),
+        ("lstm", names["lstm"][0], "fedavg", True, ("local",)),
+        ("cnn", names["cnn"][1], "fedavg", False, ("federated",)),
+        ("hybrid", names["hybrid"][0], "fedavg+fedbn", False, ("federated",)),
+    ])
+    per_layer = next(e for e in seed if e.strategy == "fedavg+fedper")
+    assert per_layer.run.fedper and not per_layer.run.fedbn
+
+
+def test_targets_compare_the_best_model_with_its_own_centralized_choice() -> None:
+    def agg(model: str, mode: str, settings: str, strategy: str, f1: float) -> dict:
+        return {"scenario": "ai4i-product_type", "model": model, "mode": mode,
+                "settings": settings, "strategy": strategy, "test_f1_mean": f1,
+                "test_pr_auc_mean": 0.9}
+
+    quality_doc = {
+        "choices": {"ai4i-product_type": {"best_model": "lstm", "primary_mode": "federated",
+                                          "models": {"lstm": {"federated": _pick("a", "fedavg"),
+                                                              "centralized": _pick("b")}}}},
+        "aggregates": [agg("lstm", "federated", "a", "fedavg", 0.81),
+                       agg("lstm", "centralized", "a", "-", 0.99),   # not its choice
+                       agg("lstm", "centralized", "b", "-", 0.84)],
+    }
+    targets = [t for t in protocols.TARGETS if t.scenario == "ai4i-product_type"]
+
+    checks = report.target_checks(quality_doc, targets)
+
+    floor, gap = checks
+    assert floor["met"] and floor["f1"] == 0.81
+    assert gap["centralized"] == 0.84 and gap["gap"] == pytest.approx(0.03)
+    assert not gap["met"] and "gap 0.030" in gap["measured"]
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_quick_pipeline_runs_end_to_end_on_real_data(data_dir: Path, tmp_path: Path) -> None:
+    common = ["--quick", "--workers", "1", "--data-dir", str(data_dir), "--output",
+              str(tmp_path)]
+
+    search.main([*common, "--only", "ai4i-product_type", "--models", "lstm"])
+    selection = json.loads((tmp_path / "quality_selection_quick.json").read_text())
+    quality.main([*common, "--selection", str(tmp_path / "quality_selection_quick.json")])
+    document = json.loads((tmp_path / "quality_quick.json").read_text())
+
+    assert selection["choices"]["ai4i-product_type"]["best_model"] == "lstm"
+    assert len(selection["candidates"]) == 2 * 3 + 1  # 2 settings x 3 modes + FedPer
+    imported = document["provenance"]["source_files"]
+    assert "src/networkfed/federated/local_training.py" in imported
+    assert "src/networkfed/cli/main.py" not in imported  # the CLI cannot move a number
+    assert imported.items() <= selection["provenance"]["source_files"].items()
+    assert {r["seed_set"] for r in document["records"]} == {"held_out"}
+    assert {r["seed"] for r in document["records"]} == {100}
+    assert {(r["model"], r["mode"]) for r in document["records"]} == {
+        ("lstm", "federated"), ("lstm", "centralized"), ("lstm", "local"),
+        ("random_forest", "classical"), ("gradient_boosting", "classical")}
+    assert all(0.0 <= r["test"]["f1"] <= 1.0 and "f1" in r["validation"]
+               for r in document["records"])
+    assert [t["scenario"] for t in document["targets"]] == ["ai4i-product_type"] * 2
+    assert "## Targets" in (tmp_path / "QUALITY_quick.md").read_text()

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from doc_blocks import DOCS, ROOT
 
+from docgen.benchmarks import PENDING  # a quality block before its benchmark has run
 from docgen.cli_reference import cli_reference_markdown, command_paths
 from networkfed.cli.main import app
 from networkfed.core import errors
@@ -81,7 +82,8 @@ def test_every_generated_block_is_known_and_generates_a_table() -> None:
     assert used <= set(known)
     assert used == set(known), f"generators no page uses: {set(known) - used}"
     for name in used:
-        assert "|---" in known[name](), name
+        text = known[name]()
+        assert "|---" in text or text in PENDING, name
 
 
 def test_troubleshooting_covers_every_exit_code_error_and_finding() -> None:

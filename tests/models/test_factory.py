@@ -96,7 +96,7 @@ def test_model_type_is_accepted_as_member_or_string(spelling):
         (lambda: ModelFactory.get_default_config("gru"), "'cnn', 'lstm', 'hybrid'"),
         (lambda: ModelFactory.create_model("lstm", 4, 2, hiden_size=3), "'hidden_size'"),
         (lambda: ModelFactory.create_model("cnn", 0, 2), ">= 1"),
-        (lambda: ModelFactory.create_model("cnn", 4, 1), ">= 2"),
+        (lambda: ModelFactory.create_model("cnn", 4, 0), ">= 1"),
         (lambda: ModelFactory.create_model("cnn", 4, 2, dropout_rate=1.5), "[0, 1)"),
         (lambda: ModelFactory.create_model("hybrid", 4, 2, cnn_filters=[]), "list of integers"),
         (lambda: ModelFactory.create_model("lstm", 4, 2, sequence_length=0), ">= 1"),

@@ -47,6 +47,16 @@ FeatureBins = Annotated[int | None, Opt(help="Up to N piecewise-linear bin colum
                                         "edges fitted federatedly (0 = off).",
                                         rich_help_panel=DATA)]
 Split = Annotated[str | None, Opt(help=SPLIT_HELP, rich_help_panel=DATA)]
+Task = Annotated[str | None, Opt(help="classification (fails within the horizon; default) or "
+                                 "rul (remaining useful life, regression).",
+                                 rich_help_panel=DATA)]
+RulCap = Annotated[int | None, Opt(help="rul: cap of the remaining-life target (default 125 "
+                                   "cycles).", rich_help_panel=DATA)]
+RulColumn = Annotated[str | None, Opt(help="rul, csv: the remaining-life column.",
+                                      rich_help_panel=DATA)]
+RunToFailure = Annotated[bool | None, Opt("--run-to-failure", help="rul, csv: each "
+                                          "--group-column machine fails at its last row.",
+                                          rich_help_panel=DATA)]
 
 
 def data_flags(
@@ -55,6 +65,8 @@ def data_flags(
     site_column: str | None, group_column: str | None, time_column: str | None,
     feature_columns: str | None, sequence_length: int | None, features: str | None,
     feature_bins: int | None, split: str | None, sites: str | None = None,
+    task: str | None = None, rul_cap: int | None = None, rul_column: str | None = None,
+    run_to_failure: bool | None = None,
 ) -> dict[str, object]:
     """The ``[data]`` settings the flags give (``None``: not given), as ``DataConfig`` names
     them."""
@@ -66,5 +78,6 @@ def data_flags(
         "site_column": site_column, "group_column": group_column, "time_column": time_column,
         "feature_columns": split_columns(feature_columns), "sequence_length": sequence_length,
         "features": split_columns(features), "feature_bins": feature_bins, "split": split,
-        "sites": split_columns(sites),
+        "sites": split_columns(sites), "task": task, "rul_cap": rul_cap,
+        "rul_column": rul_column, "run_to_failure": run_to_failure,
     }

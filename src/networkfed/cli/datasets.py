@@ -122,6 +122,10 @@ def describe_command(
     features: options.Features = None,
     feature_bins: options.FeatureBins = None,
     split: options.Split = None,
+    task: options.Task = None,
+    rul_cap: options.RulCap = None,
+    rul_column: options.RulColumn = None,
+    run_to_failure: options.RunToFailure = None,
     model: Annotated[str | None, typer.Option(help="cnn, lstm or hybrid: the run whose data "
                                               "this shows (its default window).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of every random step.")] = None,
@@ -140,7 +144,8 @@ def describe_command(
         rows_per_site=rows_per_site, label=label, site_column=site_column,
         group_column=group_column, time_column=time_column, feature_columns=feature_columns,
         sequence_length=sequence_length, features=features, feature_bins=feature_bins,
-        split=split, sites=sites,
+        split=split, sites=sites, task=task, rul_cap=rul_cap, rul_column=rul_column,
+        run_to_failure=run_to_failure,
     )
     config = build_run_config(base, {"model": model, "seed": seed}, data_flags)
     show_warnings()

@@ -31,6 +31,10 @@ COLUMNS = (
     ("pr_auc", "PR-AUC"),
     ("threshold", "thresh"),
 )
+RUL_COLUMNS = (("rmse", "RMSE"), ("nasa_score", "NASA"), ("mae", "MAE"),
+               ("within_10", "±10"), ("loss", "MSE"))
+"""A RUL run's columns; its ``validation_pr_auc`` holds minus the validation RMSE (the
+score its best round maximises, :func:`networkfed.federated.regression.selection_score`)."""
 
 
 @handle_errors
@@ -54,10 +58,12 @@ def history_command(
         collapse_padding=True,
         pad_edge=False,
     )
+    rul = any("rmse" in saved.metrics for saved in rounds)
+    columns, sign = (RUL_COLUMNS, -1.0) if rul else (COLUMNS, 1.0)
     table.add_column("round", justify="right", style="bold", no_wrap=True)
-    for _, header in COLUMNS:
+    for _, header in columns:
         table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("val PR-AUC", justify="right", no_wrap=True)
+    table.add_column("val RMSE" if rul else "val PR-AUC", justify="right", no_wrap=True)
     for saved in rounds:
         label = f"{saved.round}*" if saved.best else str(saved.round)
         if saved.problem:
@@ -65,8 +71,9 @@ def history_command(
             continue
         metrics = {**saved.metrics, "threshold": saved.threshold}
         table.add_row(
-            label, *[_number(metrics.get(key)) for key, _ in COLUMNS],
-            _number(saved.validation_pr_auc), style="green" if saved.best else None,
+            label, *[_number(metrics.get(key)) for key, _ in columns],
+            _number(None if saved.validation_pr_auc is None else sign * saved.validation_pr_auc),
+            style="green" if saved.best else None,
         )
     # the title on its own line: as a table title it wrapped to the table's width, cutting
     # a long path in two
@@ -75,6 +82,8 @@ def history_command(
     console.print(table)
     best = next((saved.round for saved in rounds if saved.best), None)
     for line in _advice(run, best, rounds):
+        if rul:
+            line = line.replace("validation PR-AUC", "validation RMSE")
         console.print(line, highlight=False, soft_wrap=True)
 
 

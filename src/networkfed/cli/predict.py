@@ -14,7 +14,8 @@ from networkfed.cli.errors import handle_errors
 from networkfed.core.errors import ConfigError
 
 console = make_console()
-SHOWN_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
+SHOWN_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc",
+                 "rmse", "mae", "nasa_score", "within_10")
 
 
 def default_output_path(data: Path) -> Path:
@@ -31,6 +32,8 @@ def _summary_table(summary: dict) -> Table:
     table.add_row("alarm rate", f"{summary['alarm_rate']:.2%}")
     table.add_row("threshold", f"{summary['threshold']:.4g}")
     for key in SHOWN_METRICS if summary["metrics"] else ():
+        if key not in summary["metrics"]:
+            continue
         value = summary["metrics"][key]
         table.add_row(key, "n/a" if math.isnan(value) else f"{value:.4f}")
     return table
@@ -77,6 +80,11 @@ def predict_command(
         "(each site standardised with its own statistics); after a FedBN / FedPer run it selects "
         "that site's own layers.",
     ),
+    horizon: int | None = typer.Option(
+        None, "--horizon", min=0,
+        help="RUL runs: alarm when the predicted remaining life is at most this many cycles "
+        "(default: the run's horizon).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
 ) -> None:
@@ -84,7 +92,8 @@ def predict_command(
 
     Writes every window's failure probability and alarm flag (probability >= the threshold
     chosen on validation data) next to the row it ends on; with a label column in the file,
-    also prints the metrics.
+    also prints the metrics. After a RUL run (--task rul): each window's predicted remaining
+    life (rul_predicted) and an alarm when it is at most --horizon cycles.
     """
     if export_test_rows is not None:
         _export_test_rows(run, export_test_rows, as_json, quiet)
@@ -95,7 +104,7 @@ def predict_command(
     from networkfed.serving.predict import predict_file, write_predictions
 
     served = load_served_model(run, round_num, site)
-    prediction = predict_file(served, data, site_id=site)
+    prediction = predict_file(served, data, site_id=site, horizon=horizon)
     target = write_predictions(prediction, out or default_output_path(data))
     summary = {**prediction.summary(), "out": str(target)}
     if as_json:

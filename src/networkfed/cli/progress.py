@@ -36,6 +36,16 @@ ROUND_COLUMNS = (
     ("sites", "sites", 5),
     ("seconds", "secs", 6),
 )
+RUL_COLUMNS = (
+    ("round", "round", 5),
+    ("rmse", "RMSE", 8),
+    ("nasa_score", "NASA", 10),
+    ("mae", "MAE", 8),
+    ("within_10", "±10", 7),
+    ("sites", "sites", 5),
+    ("seconds", "secs", 6),
+)
+"""The table of a RUL run (``task = "rul"``): test RMSE, NASA score, MAE, share within ±10."""
 
 
 def _cell(value: Any, width: int) -> str:
@@ -57,6 +67,7 @@ class ConsoleProgress(Callback):
         )
         self._rounds: TaskID | None = None
         self._sites: TaskID | None = None
+        self.columns = ROUND_COLUMNS
 
     def on_train_begin(self, engine: EngineView) -> None:
         config = engine.config
@@ -67,7 +78,8 @@ class ConsoleProgress(Callback):
             + (f", resuming after round {engine.completed_round}" if engine.completed_round > 0
                else "")
         )
-        self.console.print(" ".join(_cell(h, w) for _, h, w in ROUND_COLUMNS), style="bold")
+        self.columns = RUL_COLUMNS if config.data.task == "rul" else ROUND_COLUMNS
+        self.console.print(" ".join(_cell(h, w) for _, h, w in self.columns), style="bold")
         self.progress.start()
         self._rounds = self.progress.add_task(
             "rounds", total=config.rounds, completed=max(engine.completed_round, 0))
@@ -85,7 +97,7 @@ class ConsoleProgress(Callback):
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
         row = {**result.overall, "round": result.round_num, "seconds": result.seconds,
                "sites": len(result.trained) if result.round_num else "—"}
-        line = " ".join(_cell(row.get(k), w) for k, _, w in ROUND_COLUMNS)
+        line = " ".join(_cell(row.get(k), w) for k, _, w in self.columns)
         if result.privacy:  # differential privacy: the ε spent so far, every round
             line += f"  ε={result.privacy['epsilon']:.3g}"
         self.progress.console.print(line)

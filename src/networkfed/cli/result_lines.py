@@ -19,6 +19,8 @@ __all__ = ["result_lines"]
 def result_lines(summary: Mapping[str, Any]) -> list[str]:
     """Rich-markup lines: result, per site, baselines, findings (paths are the caller's)."""
     final, refs = summary.get("final") or {}, summary.get("references") or {}
+    if "rmse" in final:
+        return _rul_lines(summary) + _findings(summary.get("findings") or [])
     overall_ref = refs.get("overall") or {}
     lines = [
         f"[bold]Result[/] (round {summary.get('rounds_completed', '?')}; best round by "
@@ -37,6 +39,32 @@ def result_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append("  per site   F1 " + ", ".join(sites))
     lines += _baselines(summary.get("baselines") or {})
     return lines + _findings(summary.get("findings") or [])
+
+
+def _rul_lines(summary: Mapping[str, Any]) -> list[str]:
+    """A RUL run: RMSE (NASA score) overall, per site and of the baselines."""
+
+    def scores(m: Mapping[str, Any]) -> str:
+        return f"RMSE {_n(m.get('rmse'))} (NASA score {_n(m.get('nasa_score'))})"
+
+    final = summary.get("final") or {}
+    lines = [
+        f"[bold]Result[/] (round {summary.get('rounds_completed', '?')}; best round by "
+        f"validation RMSE: {summary.get('best_round', '?')})",
+        f"  overall    {scores(final)}  MAE {_n(final.get('mae'))}  within ±10 "
+        f"{_n(final.get('within_10'))}",
+    ]
+    sites = [f"{escape(site)} {scores(m)}" for site, m in (summary.get("per_site") or {}).items()]
+    if sites:
+        lines.append("  per site   " + ", ".join(sites))
+    baselines = summary.get("baselines") or {}
+    central, local = baselines.get("centralized"), baselines.get("local")
+    if isinstance(central, Mapping):
+        lines.append(f"  baselines  centralized {scores(central)}")
+    if isinstance(local, Mapping) and local:
+        alone = ", ".join(f"{escape(site)} {scores(m)}" for site, m in local.items())
+        lines.append(f"             local-only (each site alone) {alone}")
+    return lines
 
 
 def _baselines(baselines: Mapping[str, Any]) -> list[str]:

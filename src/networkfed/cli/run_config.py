@@ -40,6 +40,10 @@ FLAG_NAMES = {
     "data.features": "--features",
     "data.feature_bins": "--feature-bins",
     "data.split": "--split",
+    "data.task": "--task",
+    "data.rul_cap": "--rul-cap",
+    "data.rul_column": "--rul-column",
+    "data.run_to_failure": "--run-to-failure",
     "strategy_options": "--strategy-option",
     "attack_options": "--attack-option",
 }

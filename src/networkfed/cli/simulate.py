@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from networkfed.cli.data_options import Split
+from networkfed.cli.data_options import RulCap, RulColumn, RunToFailure, Split, Task
 from networkfed.cli.errors import err_console, handle_errors, show_warnings
 from networkfed.cli.progress import ConsoleProgress
 from networkfed.cli.run_config import (
@@ -72,6 +72,12 @@ def simulate_command(
                                             "feature, edges fitted federatedly (0 = off).",
                                             rich_help_panel=DATA)] = None,
     split: Split = None,
+    task: Task = None,
+    rul_cap: RulCap = None,
+    rul_column: RulColumn = None,
+    run_to_failure: RunToFailure = None,
+    rul_loss: Annotated[str | None, Opt(help="rul: training loss, mse (default) or huber.",
+                                        rich_help_panel=FED)] = None,
     model: Annotated[str | None, Opt(help="cnn, lstm, hybrid or xgboost.")] = None,
     rounds: Annotated[int | None, Opt(help="Federated rounds.", rich_help_panel=FED)] = None,
     local_epochs: Annotated[int | None, Opt(help="Epochs per site per round (xgboost: "
@@ -155,7 +161,7 @@ def simulate_command(
         "attack_options": parse_strategy_options(attack_option, "--attack-option", "sd=0.5"),
         "mlflow": mlflow, "dp": dp, "dp_side": dp_side, "dp_clip": dp_clip,
         "dp_clip_quantile": dp_clip_quantile, "dp_noise": dp_noise, "dp_epsilon": dp_epsilon,
-        "dp_delta": dp_delta,
+        "dp_delta": dp_delta, "rul_loss": rul_loss,
     }
     data_flags = {
         "dataset": dataset, "data_path": data_path, "partition": partition,
@@ -164,6 +170,8 @@ def simulate_command(
         "time_column": time_column,
         "feature_columns": split_columns(feature_columns), "sequence_length": sequence_length,
         "features": split_columns(features), "feature_bins": feature_bins, "split": split,
+        "task": task, "rul_cap": rul_cap, "rul_column": rul_column,
+        "run_to_failure": run_to_failure,
     }
     config, folder = _resolve(config_file, hparams, run_flags, data_flags, run_dir, resume)
     if config.mlflow is not None:

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from networkfed.cli.console import make_console
-from networkfed.cli.data_options import SPLIT_HELP
+from networkfed.cli.data_options import SPLIT_HELP, RulCap, RulColumn, RunToFailure, Task
 from networkfed.cli.errors import handle_errors, show_warnings
 from networkfed.cli.run_config import split_columns
 from networkfed.cli.tracking import prepare_tracking
@@ -171,6 +171,10 @@ def tune_command(
         None, "--feature-bins", help="Bin columns per feature, fitted federatedly (0 = off)."
     ),
     split: str | None = typer.Option(None, "--split", help=SPLIT_HELP),
+    task: Task = None,
+    rul_cap: RulCap = None,
+    rul_column: RulColumn = None,
+    run_to_failure: RunToFailure = None,
     mlflow: str | None = typer.Option(
         None, "--mlflow", metavar="[URI]",
         help="Track the study in MLflow (a parent run, each trial a child run): a folder "
@@ -182,6 +186,7 @@ def tune_command(
     """Tune a model's hyperparameters and its strategy's options with Optuna.
 
     Run the same command again to continue a study (finished trials count toward --trials).
+    With --task rul trials are ranked by validation RMSE (the score is minus the RMSE).
     """
     import optuna
 
@@ -205,6 +210,8 @@ def tune_command(
             "site_column": site_column, "group_column": group_column, "time_column": time_column,
             "feature_columns": split_columns(feature_columns),
             "features": split_columns(features), "feature_bins": feature_bins, "split": split,
+            "task": task, "rul_cap": rul_cap, "rul_column": rul_column,
+            "run_to_failure": run_to_failure,
         },
     )
     show_warnings()

@@ -58,7 +58,9 @@ def _split_tensors(
     x = gather_windows(values, ends, length)
     return SplitTensors(
         x=torch.from_numpy(x),
-        y=torch.from_numpy(labels[ends].astype(np.int64)),
+        # a regression target (remaining life) stays a float; class labels are int64
+        y=torch.from_numpy(labels[ends].astype(
+            np.float32 if np.issubdtype(labels.dtype, np.floating) else np.int64)),
         machine_ids=machines[ends],
     )
 
@@ -131,6 +133,8 @@ def _site_metadata(
     table: SourceTable, site_rows: np.ndarray, split: np.ndarray, ends: dict[str, np.ndarray]
 ) -> dict[str, Any]:
     labels = table.labels[site_rows]
+    if np.issubdtype(labels.dtype, np.floating):  # remaining life: rows at the failure itself
+        labels = (labels == 0).astype(np.int64)
     meta: dict[str, Any] = {
         "rows": int(site_rows.size),
         "rows_per_split": {
@@ -221,9 +225,12 @@ def build_federated_data(
             _check_windows(site_id, name, ends[name].size, in_split, starts, table, length)
         meta = _site_metadata(table, np.flatnonzero(sites == code), split, ends)
         site_data[site_id] = _site_data(site_id, values, table, ends, length, meta)
-    _warn_sites_without_failures(site_data)
+    regression = config.task == "rul"
+    if not regression:
+        _warn_sites_without_failures(site_data)
     spec = _spec(source, table, config, pooled, reports, site_ids, state, edges)
-    return FederatedData(sites=site_data, preprocessing=spec, fingerprint=table.fingerprint)
+    return FederatedData(sites=site_data, preprocessing=spec, fingerprint=table.fingerprint,
+                         num_classes=1 if regression else 2)
 
 
 def _spec(

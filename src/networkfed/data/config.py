@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DatasetName = Literal["synthetic", "ai4i2020", "cmapss", "csv"]
 PartitionScheme = Literal["natural", "iid", "dirichlet", "quantity"]
 SplitMode = Literal["auto", "stratified", "time", "machine"]
 SplitScope = Literal["site", "pooled"]
+TaskName = Literal["classification", "rul"]
+DEFAULT_RUL_CAP = 125
+"""The usual piecewise-linear C-MAPSS target: remaining life counts down from 125 cycles."""
 
 EXAMPLE_SITES = ("automotive_detroit", "chemical_houston", "aerospace_seattle")
 SCENARIOS: dict[str, tuple[str, ...]] = {
@@ -35,6 +38,14 @@ class DataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: DatasetName = "synthetic"
+    task: TaskName = "classification"
+    """``classification``: does the machine fail within ``horizon`` (a 0/1 label per window).
+    ``rul``: how many cycles are left (regression on the remaining useful life, capped at
+    ``rul_cap``; see :mod:`networkfed.data.rul`). Needs a source of remaining life: C-MAPSS,
+    or a CSV with ``rul_column`` or ``run_to_failure``."""
+    rul_cap: int = Field(default=DEFAULT_RUL_CAP, ge=1)
+    """Remaining life above this counts as this (``task = "rul"``): early in a run nothing
+    tells 200 cycles from 300, so the literature caps the target (piecewise linear)."""
     data_path: Path | None = None
     partition: PartitionScheme = "natural"
     num_sites: int | None = Field(default=None, ge=1)
@@ -86,6 +97,12 @@ class DataConfig(BaseModel):
     site_column: str | None = None
     group_column: str | None = None
     time_column: str | None = None
+    rul_column: str | None = None
+    """CSV, ``task = "rul"``: the column holding each row's remaining life (cycles, >= 0)."""
+    run_to_failure: bool = False
+    """CSV, ``task = "rul"``: every group (machine) runs until it fails at its last row, so a
+    row's remaining life is the group's last time minus the row's time (rows without
+    ``time_column``)."""
 
     def with_default_sequence_length(self, length: int) -> DataConfig:
         """This configuration with ``sequence_length = length``, unless it was given
@@ -98,6 +115,26 @@ class DataConfig(BaseModel):
         # exclude_unset=True)``, as ``apply_hparams`` does) resolves it again.
         resolved.model_fields_set.discard("sequence_length")
         return resolved
+
+    @model_validator(mode="after")
+    def _task_options(self) -> DataConfig:
+        """RUL options only with ``task = "rul"``; classification-only ones not with it."""
+        # values, not "was it set": a run's config.toml holds every field, defaults included
+        rul_only = [name for name in ("rul_column", "run_to_failure") if getattr(self, name)]
+        if self.rul_cap != DEFAULT_RUL_CAP:
+            rul_only.append("rul_cap")
+        if self.task != "rul" and rul_only:
+            raise ValueError(f"{rul_only[0]} needs task = 'rul' (--task rul)")
+        if self.task == "rul":
+            if self.feature_bins:
+                raise ValueError("feature_bins is a classification option (bins split the "
+                                 "failure labels): leave it 0 with task = 'rul'")
+            if self.rul_column and self.run_to_failure:
+                raise ValueError("give rul_column or run_to_failure, not both")
+            if self.label_column:
+                raise ValueError("label_column is a classification option: with task = 'rul' "
+                                 "name the remaining-life column with rul_column")
+        return self
 
     @field_validator("sites", mode="before")
     @classmethod

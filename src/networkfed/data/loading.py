@@ -23,6 +23,7 @@ from networkfed.data.pipeline import (
     warn_group_leak,
     with_split,
 )
+from networkfed.data.rul import with_rul_target
 from networkfed.data.sources import SourceTable, get_source
 from networkfed.data.standardize import standardise
 from networkfed.data.types import FederatedData, PreprocessingSpec
@@ -50,7 +51,7 @@ def load_federated_data(config: DataConfig, seed: int) -> FederatedData:
         If an option does not fit the data (e.g. ``num_sites`` for a natural partition).
     """
     source = get_source(config.dataset)
-    table = order_rows(source.load(config, seed))
+    table = order_rows(with_rul_target(source.load(config, seed), config))
     if table.labels is None:
         raise DataValidationError("training data needs a label column", path=table.path)
     split_mode, reason = resolve_split(config, source, table)

@@ -120,6 +120,8 @@ class FederatedData:
     fingerprint: str
     """sha256 over the source files (or generator settings) and options: goes in manifest.json."""
     num_classes: int = 2
+    """2 for failure classification; 1 for a regression target (``task = "rul"``): ``y`` then
+    holds float32 remaining life and the models get one output."""
 
     @property
     def site_ids(self) -> list[str]:

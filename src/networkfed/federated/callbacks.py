@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from networkfed.federated.regression import selection_score
 from networkfed.federated.results import RoundResult, RunResult
 from networkfed.federated.types import SiteUpdate
 
@@ -190,7 +191,7 @@ class History(Callback):
 
     @property
     def best_round(self) -> int:
-        return best_round({r["round"]: r["val"].get("pr_auc") for r in self.rounds})
+        return best_round({r["round"]: selection_score(r["val"]) for r in self.rounds})
 
     def state_dict(self) -> dict[str, Any]:
         return {"rounds": self.rounds, "seconds": self.seconds}

@@ -106,6 +106,9 @@ class RunConfig(BaseModel):
     """The δ at which ε is reported; must be below 1 / training examples (of the smallest
     site, for ``sample``)."""
     baselines: bool = False
+    rul_loss: Literal["mse", "huber"] = "mse"
+    """The training loss of a RUL run (``data.task = "rul"``): mean squared error (what RMSE
+    scores) or Huber (less pulled by the noisy targets of early cycles)."""
     run_dir: Path | None = None
     mlflow: str | None = None
     """Track the run in MLflow: a local folder (an SQLite store inside it) or a tracking URI
@@ -123,6 +126,33 @@ class RunConfig(BaseModel):
     @classmethod
     def _parse_model(cls, value: object) -> ModelType:
         return runnable_model(value)
+
+    @model_validator(mode="after")
+    def _task_settings(self) -> RunConfig:
+        """Classification-only options are refused in a RUL run, and the other way round."""
+        if self.data.task == "rul":
+            # values, not "was it set": a run's config.toml holds every field
+            if self.class_weighting != "balanced":
+                raise ValueError("class_weighting is a classification option (a RUL target "
+                                 "has no classes): leave it out with task = 'rul'")
+            if self.dp == "sample":
+                raise ValueError("dp 'sample' (DP-SGD) trains with cross-entropy: a RUL run "
+                                 "can use dp 'client' (update clipping is task-agnostic)")
+            if self.model is ModelType.XGBOOST:
+                # the hook for trees: reg:squarederror on the float RUL target (site.train.y),
+                # predictions in cycles as SplitPredictions; evaluation scores them as RUL
+                raise ValueError("model 'xgboost' has no RUL mode yet (reg:squarederror): use "
+                                 "cnn, lstm or hybrid with task = 'rul'")
+            if self.engine == "flower":
+                raise ValueError("engine 'flower' does not carry a RUL run's target scale and "
+                                 "loss to its clients yet: use engine 'inprocess' with "
+                                 "task = 'rul'")
+            if self.attack == "label-flip":
+                raise ValueError("attack 'label-flip' flips class labels: a RUL target has "
+                                 "none (use sign-flip, gaussian, scaling, alie or ipm)")
+        elif self.rul_loss != "mse":
+            raise ValueError("rul_loss needs task = 'rul' (--task rul)")
+        return self
 
     @model_validator(mode="after")
     def _attack_settings(self) -> RunConfig:

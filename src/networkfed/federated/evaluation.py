@@ -23,6 +23,7 @@ from networkfed.federated.metrics import (
     pooled_metrics,
     weighted_overall,
 )
+from networkfed.federated.regression import regression_metrics
 from networkfed.federated.training_step import inference_forward
 
 __all__ = ["Evaluation", "SplitPredictions", "evaluate_predictions", "predict_failure"]
@@ -32,7 +33,11 @@ EVAL_BATCH_SIZE = 2048
 
 @dataclass(frozen=True)
 class SplitPredictions:
-    """Labels and failure probabilities of one split of one site."""
+    """Labels and failure probabilities of one split of one site.
+
+    In a RUL run (float ``y_true``: remaining life) ``probability`` holds the predicted
+    remaining life in cycles (:func:`~networkfed.federated.regression.predict_rul`).
+    """
 
     y_true: np.ndarray
     probability: np.ndarray
@@ -92,7 +97,10 @@ def evaluate_predictions(
 
     With ``per_site_threshold`` each site gets its own threshold from its own validation
     data (the local-only baseline: every site alone); the overall threshold is then NaN.
+    Float ``y_true`` (remaining life) is scored as regression (:func:`_evaluate_regression`).
     """
+    if _is_regression(val) or _is_regression(test):
+        return _evaluate_regression(val, test)
     if per_site_threshold:
         thresholds = {site: _threshold(val[site]) for site in test}
         shared = float("nan")
@@ -103,6 +111,27 @@ def evaluate_predictions(
     overall = _overall(per_site, test, shared)
     validation = _overall({s: _metrics(val[s], thresholds[s]) for s in val}, val, shared)
     return Evaluation(shared, per_site, overall, validation, dict(test))
+
+
+def _is_regression(predictions: Mapping[str, SplitPredictions]) -> bool:
+    return any(np.issubdtype(p.y_true.dtype, np.floating) for p in predictions.values())
+
+
+def _evaluate_regression(
+    val: Mapping[str, SplitPredictions], test: Mapping[str, SplitPredictions]
+) -> Evaluation:
+    """RUL scores per site and over all sites' windows pooled (for C-MAPSS: every test
+    engine's last window, as the literature scores a subset); no threshold (NaN)."""
+
+    def pooled(predictions: Mapping[str, SplitPredictions]) -> dict[str, float]:
+        y, p = _pooled(predictions)
+        return {**regression_metrics(y, p), "threshold": float("nan")}
+
+    per_site = {
+        site: {**regression_metrics(p.y_true, p.probability), "threshold": float("nan")}
+        for site, p in test.items()
+    }
+    return Evaluation(float("nan"), per_site, pooled(test), pooled(val), dict(test))
 
 
 def _threshold(predictions: SplitPredictions) -> float:

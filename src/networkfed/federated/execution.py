@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from networkfed.data.types import SiteData, SplitTensors
-from networkfed.federated.evaluation import SplitPredictions, predict_failure
+from networkfed.federated.evaluation import SplitPredictions
 from networkfed.federated.local_training import FitInstructions, ModelSpec, SiteTrainer
 from networkfed.federated.types import SiteUpdate
 
@@ -96,7 +96,7 @@ class SiteExecutor:
         return {
             split: SplitPredictions(
                 getattr(site, split).y.numpy().copy(),
-                predict_failure(self.trainer.model, getattr(site, split).x),
+                self.trainer.spec.predict(self.trainer.model, getattr(site, split).x),
             )
             for split in splits
         }

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -28,7 +29,8 @@ from networkfed.federated.config import ClassWeighting
 from networkfed.federated.fast_layers import use_fast_dropout
 from networkfed.federated.optimizers import LocalOptimizer, make_optimizer, torch_optimizer
 from networkfed.federated.packing import pack_state
-from networkfed.federated.training_step import training_step
+from networkfed.federated.regression import RegressionStep, RulLoss, predict_rul
+from networkfed.federated.training_step import TrainingStep, training_step
 from networkfed.federated.types import SiteUpdate
 from networkfed.models import ModelFactory, ModelWrapper
 from networkfed.privacy.dp_sgd import DPSGDTrainer
@@ -57,6 +59,23 @@ class ModelSpec:
     input_dim: int
     num_classes: int
     overrides: dict[str, Any] = field(default_factory=dict)
+    target_scale: float = 1.0
+    """One output (``num_classes == 1``, a RUL run): the network learns the target divided by
+    this (the RUL cap), predictions are multiplied back (:mod:`.regression`)."""
+    loss: RulLoss = "mse"
+    """The regression loss of a one-output network (``mse`` or ``huber``)."""
+
+    @property
+    def regression(self) -> bool:
+        return self.num_classes == 1
+
+    def predict(self, model: nn.Module, x: Tensor) -> np.ndarray:
+        """What evaluation scores: failure probabilities, or remaining life in cycles."""
+        if self.regression:
+            return predict_rul(model, x, self.target_scale)
+        from networkfed.federated.evaluation import predict_failure
+
+        return predict_failure(model, x)
 
     def build(self, seed: int | None = None) -> ModelWrapper:
         """A fresh model; ``seed`` makes its initial weights reproducible."""
@@ -209,7 +228,10 @@ class SiteTrainer:
         self.spec, self.training = spec, dict(training)
         self.wrapper = spec.build(seed=0)
         use_fast_dropout(self.wrapper.model)
-        self._step = training_step(self.wrapper.model)
+        self._step: TrainingStep = (
+            RegressionStep(self.wrapper.model, spec.target_scale, spec.loss)
+            if spec.regression else training_step(self.wrapper.model)
+        )
         """A mini-batch's loss and gradients (:func:`training_step`): by hand for the built-in
         CNN, autograd otherwise (through the rows forward for the built-in hybrid)."""
         self._params = [p for p in self.wrapper.model.parameters() if p.requires_grad]

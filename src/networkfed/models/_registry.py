@@ -149,7 +149,8 @@ def get_model(
     """
     entry = get_model_entry(key)
     _checks.positive_int("input_dim", input_dim)
-    _checks.positive_int("num_classes", num_classes, minimum=2)
+    # one output: a regression head (remaining useful life, ``task = "rul"``)
+    _checks.positive_int("num_classes", num_classes, minimum=1)
     accepted = entry.accepted_overrides()
     for name in overrides:
         if accepted is not None and name not in accepted:

@@ -40,7 +40,8 @@ class OptimizedCNNModel(nn.Module):
     Parameters
     ----------
     input_dim, num_classes
-        Features per time step; output classes (logits are ``(batch, num_classes)``).
+        Features per time step; output classes (logits are ``(batch, num_classes)``; 1: one
+        regression output, the remaining useful life of ``task = "rul"``).
     sequence_length
         Time steps per window; ``None`` means single rows ``(batch, features)``. The CNN
         flattens a window into one signal, so its length is fixed when the model is built.
@@ -60,7 +61,7 @@ class OptimizedCNNModel(nn.Module):
     ) -> None:
         super().__init__()
         self.input_dim = _checks.positive_int("input_dim", input_dim)
-        self.num_classes = _checks.positive_int("num_classes", num_classes, minimum=2)
+        self.num_classes = _checks.positive_int("num_classes", num_classes, minimum=1)
         self.sequence_length = _checks.optional_positive_int("sequence_length", sequence_length)
         filters = _checks.int_list("conv_filters", conv_filters)
         hidden = _checks.int_list("fc_hidden", fc_hidden)

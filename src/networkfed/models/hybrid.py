@@ -43,7 +43,8 @@ class OptimizedHybridModel(nn.Module):
     Parameters
     ----------
     input_dim, num_classes
-        Features per time step; output classes (logits are ``(batch, num_classes)``).
+        Features per time step; output classes (logits are ``(batch, num_classes)``; 1: one
+        regression output, the remaining useful life of ``task = "rul"``).
     sequence_length
         The window length the model was tuned for; kept for reference, since pooling adapts
         to the length it gets (a ``(batch, features)`` input is one time step).
@@ -65,7 +66,7 @@ class OptimizedHybridModel(nn.Module):
     ) -> None:
         super().__init__()
         self.input_dim = _checks.positive_int("input_dim", input_dim)
-        self.num_classes = _checks.positive_int("num_classes", num_classes, minimum=2)
+        self.num_classes = _checks.positive_int("num_classes", num_classes, minimum=1)
         self.sequence_length = _checks.positive_int("sequence_length", sequence_length)
         filters = _checks.int_list("cnn_filters", cnn_filters)
         hidden = _checks.positive_int("lstm_hidden", lstm_hidden)

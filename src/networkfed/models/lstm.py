@@ -48,7 +48,8 @@ class OptimizedLSTMModel(nn.Module):
     Parameters
     ----------
     input_dim, num_classes
-        Features per time step; output classes (logits are ``(batch, num_classes)``).
+        Features per time step; output classes (logits are ``(batch, num_classes)``; 1: one
+        regression output, the remaining useful life of ``task = "rul"``).
     sequence_length
         The window length the model was tuned for. An LSTM reads any length, so this is kept
         for reference only; a ``(batch, features)`` input is a sequence of one step.
@@ -70,7 +71,7 @@ class OptimizedLSTMModel(nn.Module):
     ) -> None:
         super().__init__()
         self.input_dim = _checks.positive_int("input_dim", input_dim)
-        self.num_classes = _checks.positive_int("num_classes", num_classes, minimum=2)
+        self.num_classes = _checks.positive_int("num_classes", num_classes, minimum=1)
         self.sequence_length = _checks.positive_int("sequence_length", sequence_length)
         hidden = _checks.positive_int("hidden_size", hidden_size)
         layers = _checks.positive_int("num_layers", num_layers)

@@ -55,6 +55,7 @@ class MonitorCallback(Callback):
     def __init__(self, monitor: ModelPerformanceMonitor, model_id: str = GLOBAL_MODEL_ID) -> None:
         self.monitor, self.model_id = monitor, model_id
         self.previous_loss = math.nan
+        self.initial_loss = math.nan
         self.reported: list[str] = []
         self._engine: EngineView | None = None
 
@@ -64,11 +65,19 @@ class MonitorCallback(Callback):
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> RoundFeedback:
         if result.round_num == 0 or self._engine is None:  # round 0 is the untrained model
             self.previous_loss = float(result.overall["loss"])
+            self.initial_loss = self.previous_loss
+            if "rmse" in result.overall:
+                self.previous_loss = 1.0
             return False, {}
         loss = float(result.overall["loss"])
+        if "rmse" in result.overall and self.initial_loss > 0:
+            # a RUL run's loss is a squared error in cycles (thousands at first): the monitor's
+            # absolute limits are for cross-entropy, so it sees the loss relative to round 0
+            loss = loss / self.initial_loss
         rate = (self.previous_loss - loss) / self.previous_loss if self.previous_loss > 0 else 0.0
         self.monitor.track_round_performance(self.model_id, result.round_num, {
-            "accuracy": result.overall["accuracy"],
+            # a RUL run has no accuracy: the share of windows within +-10 cycles stands in
+            "accuracy": result.overall.get("accuracy", result.overall.get("within_10")),
             "loss": loss,
             "parameter_norm": parameter_norm(self._engine.model.get_parameters()),
             "convergence_rate": rate if math.isfinite(rate) else 0.0,
@@ -84,11 +93,12 @@ class MonitorCallback(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {**self.monitor.state_dict(), "previous_loss": self.previous_loss,
-                "reported": self.reported}
+                "initial_loss": self.initial_loss, "reported": self.reported}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.monitor.load_state_dict(state)
         self.previous_loss = float(state["previous_loss"])
+        self.initial_loss = float(state.get("initial_loss", math.nan))
         self.reported = list(state["reported"])
 
 

@@ -23,6 +23,7 @@ from networkfed import __version__
 from networkfed.core.errors import CheckpointError, ConfigError, RunFolderError, UnknownRoundError
 from networkfed.data.bins import encoded_width
 from networkfed.federated.callbacks import best_round
+from networkfed.federated.regression import selection_score
 from networkfed.models import ModelFactory, ModelManager, ModelWrapper
 from networkfed.monitoring.files import atomic_path, atomic_write_text
 from networkfed.monitoring.run_folder import (
@@ -147,11 +148,11 @@ def validation_pr_auc_by_round(run_dir: str | Path) -> dict[int, float]:
         logger.info("no validation metrics for the best round: %s", error)
         return {}
     rows = round_rows(metrics, split="val")
-    return {
-        int(row["round"]): float(row["pr_auc"])
-        for _, row in rows.iterrows()
-        if math.isfinite(float(row["pr_auc"]))
-    }
+    # a RUL run ranks rounds by minus the validation RMSE (regression.selection_score)
+    scores = {int(row["round"]): selection_score(row.dropna().to_dict())
+              for _, row in rows.iterrows()}
+    return {r: float(v) for r, v in scores.items()  # type: ignore[arg-type]
+            if v is not None and math.isfinite(float(v))}
 
 
 def restore_round(

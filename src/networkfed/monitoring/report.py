@@ -13,9 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from networkfed.monitoring import plots, report_context, report_health, report_sections
+from networkfed.monitoring import (
+    plots,
+    report_context,
+    report_health,
+    report_rul,
+    report_sections,
+)
 from networkfed.monitoring.files import atomic_write_text
-from networkfed.monitoring.html import page
+from networkfed.monitoring.html import image, page, section
 from networkfed.monitoring.report_data import (
     COMPARED_METRICS,
     baseline_values,
@@ -40,8 +46,13 @@ def write_report(run_dir: str | Path) -> Path:
         If ``metrics.jsonl`` or ``summary.json`` is missing or malformed (names the file).
     """
     run = load_run(run_dir)
-    figures = make_plots(run, run.run_dir / PLOTS_DIR)
-    path = atomic_write_text(run.run_dir / REPORT_FILE, render_report(run, figures))
+    if report_rul.is_rul_run(run):
+        figures = report_rul.make_rul_plots(run, run.run_dir / PLOTS_DIR)
+        html = render_rul_report(run, figures)
+    else:
+        figures = make_plots(run, run.run_dir / PLOTS_DIR)
+        html = render_report(run, figures)
+    path = atomic_write_text(run.run_dir / REPORT_FILE, html)
     logger.info("wrote %s with %d plots", path, len(figures))
     return path
 
@@ -64,6 +75,21 @@ def render_report(run: RunRecord, figures: dict[str, Path]) -> str:
             report_context.versions(run),
         ]
     )
+    return page(f"NetworkFed report: {run.run_dir.name}", body)
+
+
+def render_rul_report(run: RunRecord, figures: dict[str, Path]) -> str:
+    """The report of a RUL run: the scores table and the RUL figures in place of the
+    classification sections (alarms, thresholds and PR curves mean nothing there)."""
+    images = "".join(image(path, report_rul.FIGURE_TEXT[name], report_rul.FIGURE_TEXT[name])
+                     for name, path in figures.items())
+    body = "".join([
+        report_rul.report_scores(run),
+        section("Figures", images, "figures"),
+        report_context.monitor(run),
+        report_context.configuration(run),
+        report_context.versions(run),
+    ])
     return page(f"NetworkFed report: {run.run_dir.name}", body)
 
 

@@ -166,6 +166,18 @@ def read_predictions(run_dir: Path) -> pd.DataFrame | None:
         frame = pd.read_csv(path, dtype={"mode": str, "site": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise RunFolderError(run_dir, PREDICTIONS_FILE, f"is not a valid CSV ({error})") from None
+    rul_columns = ("mode", "site", "rul_true", "rul_predicted")
+    if "rul_true" in frame.columns:  # a RUL run (run_writer.predictions_frame)
+        missing = [column for column in rul_columns if column not in frame.columns]
+        if missing:
+            raise RunFolderError(run_dir, PREDICTIONS_FILE,
+                                 f"lacks columns {missing} (expected {', '.join(rul_columns)})")
+        for column in rul_columns[2:]:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+            if frame[column].isna().any():
+                raise RunFolderError(run_dir, PREDICTIONS_FILE,
+                                     f"has a non-numeric value in column {column}")
+        return frame
     missing = [column for column in PREDICTION_COLUMNS if column not in frame.columns]
     if missing:
         expected = ", ".join(PREDICTION_COLUMNS)

@@ -30,6 +30,7 @@ from networkfed.core.errors import CheckpointError, ConfigError, RunFolderError
 from networkfed.federated.config import RunConfig
 from networkfed.federated.evaluation import Evaluation
 from networkfed.federated.references import trivial_references
+from networkfed.federated.regression import REGRESSION_KEYS
 from networkfed.federated.site_layers import SiteLayers
 from networkfed.monitoring.files import atomic_write_bytes, atomic_write_text
 from networkfed.monitoring.run_folder import (
@@ -155,9 +156,12 @@ def _row(round_num: int, mode: str, site: str, split: str, metrics: Mapping[str,
     """One row; evaluated rows also carry their failure count (``positives``) and the labels'
     trivial references (``failure_rate``, also the PR-AUC of chance, and ``always_alarm_f1``;
     ROC-AUC's is 0.5)."""
-    row = {"round": round_num, "mode": mode, "site": site, "split": split,
+    row: dict[str, Any] = {"round": round_num, "mode": mode, "site": site, "split": split,
            "num_examples": metrics.get("num_examples")}
     row.update({key: metrics.get(key) for key in METRIC_KEYS})
+    if "rmse" in metrics:  # a RUL run: its regression scores instead of the classification's
+        row = {k: v for k, v in row.items() if k not in METRIC_KEYS or k in REGRESSION_KEYS}
+        row.update({key: metrics.get(key) for key in REGRESSION_KEYS})
     if "positives" in metrics:
         reference = trivial_references(metrics["positives"], metrics.get("num_examples"))
         row.update(positives=metrics["positives"], failure_rate=reference["failure_rate"],
@@ -169,6 +173,12 @@ def predictions_frame(mode: str, evaluation: Evaluation) -> pd.DataFrame:
     """``predictions.csv`` rows of one model: every test window with its alarm."""
     frames = []
     for site, predictions in evaluation.predictions.items():
+        if np.issubdtype(predictions.y_true.dtype, np.floating):  # RUL: cycles, not classes
+            frames.append(pd.DataFrame({
+                "mode": mode, "site": site, "rul_true": predictions.y_true.astype(np.float64),
+                "rul_predicted": np.round(predictions.probability, 3),
+            }))
+            continue
         threshold = evaluation.per_site[site]["threshold"]
         frames.append(pd.DataFrame({
             "mode": mode,

@@ -44,6 +44,28 @@ class FailureProbability(nn.Module):
         return torch.softmax(self.classifier(x), dim=-1)[:, 1]
 
 
+class RemainingLife(nn.Module):
+    """A one-output network of a RUL run whose output is the remaining life in cycles.
+
+    The network learned the target divided by the run's RUL cap
+    (:mod:`networkfed.federated.regression`); the cap is a buffer here, so predict, the
+    exported graph and the engine's evaluation compute the same cycles.
+    """
+
+    def __init__(self, regressor: nn.Module, target_scale: float) -> None:
+        super().__init__()
+        self.regressor = regressor
+        self.register_buffer("target_scale", torch.tensor(float(target_scale)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.regressor(x)[:, 0] * self.target_scale
+
+
+def is_rul_spec(spec: PreprocessingSpec) -> bool:
+    """True for the preprocessing of a RUL run (``task = "rul"``)."""
+    return spec.source_options.get("task") == "rul"
+
+
 @dataclass(frozen=True)
 class ServedModel:
     """One round's global model, ready for inference (evaluation mode, CPU).
@@ -63,7 +85,8 @@ class ServedModel:
     model_overrides: dict[str, Any]
     preprocessing: PreprocessingSpec
     threshold: float
-    module: FailureProbability
+    module: nn.Module
+    """:class:`FailureProbability`, or :class:`RemainingLife` after a RUL run."""
     site_id: str | None = None
     """The site whose own layers the model holds (FedBN / FedPer) or whose data it is for."""
 
@@ -89,8 +112,15 @@ class ServedModel:
             "standardised with mean/std in feature order, then (when bin_edges is not empty) "
             "each feature's piecewise-linear bin columns appended: clip((x - lo) / (hi - lo), "
             "0, 1) for consecutive edges lo, hi of that feature",
-            "output": "failure probability per window; alarm when probability >= threshold",
+            "output": ("remaining useful life per window, in cycles (capped at rul_cap)"
+                       if is_rul_spec(self.preprocessing) else
+                       "failure probability per window; alarm when probability >= threshold"),
         }
+
+
+def _threshold(value: object) -> float:
+    """The saved alarm threshold; NaN where there is none (a RUL run)."""
+    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
 
 
 def saved_rounds(run_dir: str | Path) -> list[int]:
@@ -184,13 +214,15 @@ def _build(
         wrapper.set_parameters(state)
     except ValueError as error:
         raise CheckpointError(where, f"round {round_num} does not fit its model: {error}") from None
-    module = FailureProbability(wrapper.model).eval()
+    module: nn.Module = FailureProbability(wrapper.model).eval()
+    if is_rul_spec(spec):
+        module = RemainingLife(wrapper.model, float(spec.source_options["rul_cap"])).eval()
     return ServedModel(
         run_dir=folder,
         round_num=round_num,
         model_type=model_type,
         model_overrides=overrides,
         preprocessing=spec,
-        threshold=float(extra["threshold"]),
+        threshold=_threshold(extra["threshold"]),
         module=module,
     )

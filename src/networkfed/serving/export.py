@@ -9,6 +9,9 @@ is checked against PyTorch on seeded inputs before the command reports success.
 ONNX uses the ``torch.export``-based exporter and falls back to the TorchScript-based one if
 that raises (both handle the three models with torch 2.13; the fallback keeps older or newer
 torch versions working).
+
+After a RUL run (``task = "rul"``) the output is ``remaining_life``, cycles per window
+(:class:`~networkfed.serving.checkpoint.RemainingLife`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 
 from networkfed.core.errors import ConfigError
 from networkfed.monitoring.files import atomic_path, atomic_write_text
-from networkfed.serving.checkpoint import ServedModel
+from networkfed.serving.checkpoint import ServedModel, is_rul_spec
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ ExportFormat = Literal["onnx", "torchscript"]
 EXPORT_FORMATS: tuple[str, ...] = ("onnx", "torchscript")
 PARITY_TOLERANCE = 1e-5
 INPUT_NAME, OUTPUT_NAME = "windows", "failure_probability"
+RUL_OUTPUT_NAME = "remaining_life"
+"""The output of a RUL run's export: remaining life in cycles (the cap inside the graph)."""
 ONNX_OPSET = 18
 
 
@@ -125,7 +130,7 @@ def onnx_parity(served: ServedModel, path: Path) -> float:
     worst = 0.0
     for batch, seed in ((7, 1), (33, 2)):  # batch sizes unlike the export example's
         x = sample_windows(served, batch, seed)
-        (got,) = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})
+        (got,) = session.run([output_name(served)], {INPUT_NAME: x.numpy()})
         worst = max(worst, _max_difference(served, x, got))
     return worst
 
@@ -143,11 +148,21 @@ def torchscript_parity(served: ServedModel, path: Path) -> float:
     return worst
 
 
+def output_name(served: ServedModel) -> str:
+    """``failure_probability``, or ``remaining_life`` after a RUL run."""
+    return RUL_OUTPUT_NAME if is_rul_spec(served.preprocessing) else OUTPUT_NAME
+
+
 def _max_difference(served: ServedModel, x: torch.Tensor, got: np.ndarray) -> float:
+    """Largest difference on the network's own scale: a RUL model's cycles are divided by
+    the cap it multiplies by, so float32 rounding of ~100 cycles is not mistaken for a
+    mismatch."""
     expected = served.predict_proba(x)
     if got.shape != expected.shape:
         return float("inf")
-    return float(np.max(np.abs(got.astype(np.float64) - expected)))
+    scale = (float(served.preprocessing.source_options["rul_cap"])
+             if is_rul_spec(served.preprocessing) else 1.0)
+    return float(np.max(np.abs(got.astype(np.float64) - expected))) / scale
 
 
 def _export_torchscript(served: ServedModel, path: Path) -> str:
@@ -180,18 +195,18 @@ def _onnx_dynamo(served: ServedModel, path: Path) -> None:
     with _quiet():
         program = torch.onnx.export(
             served.module, (sample_windows(served, batch=4),), None, dynamo=True,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            input_names=[INPUT_NAME], output_names=[output_name(served)],
             dynamic_shapes={"x": {0: batch}}, opset_version=ONNX_OPSET, verbose=False,
         )
         program.save(str(path))
 
 
 def _onnx_legacy(served: ServedModel, path: Path) -> None:
-    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+    axes = {INPUT_NAME: {0: "batch"}, output_name(served): {0: "batch"}}
     with _quiet():
         torch.onnx.export(
             served.module, (sample_windows(served, batch=4),), str(path), dynamo=False,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], dynamic_axes=axes,
+            input_names=[INPUT_NAME], output_names=[output_name(served)], dynamic_axes=axes,
             opset_version=ONNX_OPSET,
         )
 

@@ -20,12 +20,15 @@ import pandas as pd
 
 from networkfed.data import prepare_new_data
 from networkfed.federated.metrics import classification_metrics
+from networkfed.federated.regression import regression_metrics
 from networkfed.monitoring.files import atomic_path
-from networkfed.serving.checkpoint import ServedModel
+from networkfed.serving.checkpoint import ServedModel, is_rul_spec
 
 logger = logging.getLogger(__name__)
 
-PROBABILITY, ALARM = "probability", "alarm"
+PROBABILITY, ALARM, RUL_PREDICTED = "probability", "alarm", "rul_predicted"
+DEFAULT_HORIZON = 30
+"""Alarm horizon of a RUL run whose source records none (``DataConfig.horizon``'s default)."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,17 @@ def label_column(served: ServedModel) -> str | None:
     return str(name) if name else None
 
 
-def predict_file(served: ServedModel, path: str | Path, site_id: str | None = None) -> Prediction:
+def predict_file(
+    served: ServedModel, path: str | Path, site_id: str | None = None,
+    horizon: int | None = None,
+) -> Prediction:
     """Prepare ``path`` like the run's training data and predict every window.
 
     ``site_id`` names the site the file comes from; it matters (and is required) only after a
     run that standardised each site with its own statistics (``normalization="site"``).
+    After a RUL run each window gets ``rul_predicted`` (cycles) and an alarm when it is at
+    most ``horizon`` cycles (default: the run's ``horizon``); the ``threshold`` of the
+    result is then that horizon.
 
     Raises
     ------
@@ -93,6 +102,8 @@ def predict_file(served: ServedModel, path: str | Path, site_id: str | None = No
         If the run standardised per site and ``site_id`` is missing or not one of its sites.
     """
     x, frame = prepare_new_data(path, served.preprocessing, site_id=site_id)
+    if is_rul_spec(served.preprocessing):
+        return _predict_rul(served, path, x, frame, horizon)
     probability = served.predict_proba(x)
     table = frame.reset_index(drop=True).copy()
     table[PROBABILITY] = probability
@@ -114,6 +125,25 @@ def _metrics(
         return None
     labels = pd.to_numeric(frame[column], errors="coerce").to_numpy()
     return classification_metrics(labels.astype(np.int64), probability, served.threshold)
+
+
+def _predict_rul(
+    served: ServedModel, path: str | Path, x: Any, frame: pd.DataFrame, horizon: int | None
+) -> Prediction:
+    """Remaining life per window and an alarm when it is at most ``horizon`` cycles."""
+    options = served.preprocessing.source_options
+    limit = float(horizon if horizon is not None else options.get("horizon", DEFAULT_HORIZON))
+    predicted = served.predict_proba(x)
+    table = frame.reset_index(drop=True).copy()
+    table[RUL_PREDICTED] = predicted
+    table[ALARM] = (predicted <= limit).astype(np.int64)
+    metrics = None
+    column = options.get("label_column")
+    if column and column in frame.columns:  # a CSV with its remaining-life column
+        true = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+        metrics = regression_metrics(np.minimum(true, float(options["rul_cap"])), predicted)
+    return Prediction(source=Path(path), table=table, threshold=limit,
+                      round_num=served.round_num, metrics=metrics)
 
 
 def write_predictions(prediction: Prediction, path: str | Path) -> Path:

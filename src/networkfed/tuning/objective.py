@@ -24,6 +24,7 @@ from networkfed.core.errors import TrainingError
 from networkfed.data.types import FederatedData
 from networkfed.federated.callbacks import Callback, RoundFeedback
 from networkfed.federated.config import RunConfig
+from networkfed.federated.regression import selection_score
 from networkfed.federated.results import RoundResult
 from networkfed.tuning.search_space import TrialHyperparameters, suggest_hyperparameters
 
@@ -61,9 +62,13 @@ class ValidationPruning(Callback):
 
 
 def validation_score(result: RoundResult) -> float:
-    """Pooled validation F1 of a round's global model (NaN when undefined)."""
-    value = result.evaluation.validation.get(SCORE_METRIC)
-    return math.nan if value is None else float(value)
+    """Pooled validation F1 of a round's global model (NaN when undefined); for a RUL run
+    (``task = "rul"``) minus the pooled validation RMSE, so the study's ``maximize`` finds
+    the lowest RMSE (:func:`networkfed.federated.regression.selection_score`)."""
+    validation = result.evaluation.validation
+    value = (selection_score(validation) if "rmse" in validation
+             else validation.get(SCORE_METRIC))
+    return math.nan if value is None else float(value)  # type: ignore[arg-type]
 
 
 def trial_config(

@@ -89,7 +89,9 @@ def read_csv_table(path: Path, options: dict[str, Any], *, require_label: bool) 
             "no numeric feature column", path=path, hint="name them with --feature-columns"
         )
     values = np.column_stack([numeric_column(frame, c, path) for c in features])
-    labels = check_binary_label(frame, label, path) if label in frame.columns else None
+    regression = options.get("task") == "rul"
+    labels = (check_binary_label(frame, label, path)
+              if label in frame.columns and not regression else None)
     site, group, time = roles
     stream = np.full(len(frame), "stream", dtype=object)
     return SourceTable(
@@ -156,6 +158,8 @@ class CSVSource(DataSource):
     def load(self, config: DataConfig, seed: int) -> SourceTable:
         if config.data_path is None:
             raise ConfigError("data_path (--data-path)", None, "the path of the CSV file")
+        if config.task == "rul":
+            return load_rul_csv(self, config)
         if not config.label_column:
             raise ConfigError("label_column (--label)", None, "the name of the CSV's label column")
         options = {
@@ -176,3 +180,43 @@ class CSVSource(DataSource):
 
     def read_new(self, path: Path, options: dict[str, Any]) -> SourceTable:
         return read_csv_table(path, options, require_label=False)
+
+
+def load_rul_csv(source: CSVSource, config: DataConfig) -> SourceTable:
+    """A CSV for ``task = "rul"``: remaining life from ``rul_column`` (numeric, >= 0) or
+    computed per group from its last time (``run_to_failure``); stored in ``extras["rul"]``,
+    where :func:`networkfed.data.rul.with_rul_target` finds it as it does C-MAPSS's."""
+    from networkfed.data.rul import remaining_life_of_groups
+
+    if config.data_path is None:
+        raise ConfigError("data_path (--data-path)", None, "the path of the CSV file")
+    if not (config.rul_column or config.run_to_failure):
+        raise ConfigError("task", "rul", "a source of remaining life for a CSV: "
+                          "--rul-column NAME, or --run-to-failure with a --group-column")
+    if config.run_to_failure and not config.group_column:
+        raise ConfigError("run_to_failure (--run-to-failure)", True,
+                          "a --group-column naming the machine that runs to failure")
+    options = {
+        "dataset": source.name, "task": "rul", "horizon": config.horizon,
+        "label_column": config.rul_column,
+        "feature_columns": list(config.feature_columns) if config.feature_columns else None,
+        "site_column": config.site_column, "group_column": config.group_column,
+        "time_column": config.time_column,
+    }
+    path = Path(config.data_path)
+    table = read_csv_table(path, options, require_label=False)
+    if config.rul_column:
+        require_columns(table.original, [config.rul_column], path, what="RUL column")
+        rul = numeric_column(table.original, config.rul_column, path)
+        negative = np.flatnonzero(rul < 0)
+        if negative.size:
+            raise DataValidationError("remaining life must be >= 0", path=path,
+                                      column=config.rul_column,
+                                      rows=(negative + 2).tolist())
+    else:
+        rul = remaining_life_of_groups(table.machines, table.times)
+    options["feature_columns"] = list(table.feature_names)
+    settings = config.model_dump(mode="json", exclude={"split", "sequence_length"})
+    fingerprint = fingerprint_of([path], {**options, "config": settings})
+    return replace(table, original=None, options=options, fingerprint=fingerprint,
+                   extras={"rul": rul.astype(np.float64)})
