@@ -13,19 +13,11 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 provenance = importlib.import_module("provenance")
 
 QUALITY_JSON = ROOT / "benchmarks" / "results" / "quality.json"
-QUALITY_JSON_PREDATES_PROVENANCE = True
-"""True only while the committed quality.json is the one written before issue #19 (it has no
-provenance field). Delete this constant (and its branch below) once the held-out run has
-rewritten quality.json: from then on a missing provenance field fails too."""
-
-
 def test_package_source_hash_is_stable_and_names_changed_files(tmp_path: Path) -> None:
     package = tmp_path / "src" / "networkfed"
     (package / "sub").mkdir(parents=True)
@@ -48,8 +40,6 @@ def test_package_source_hash_is_stable_and_names_changed_files(tmp_path: Path) -
 
 def test_quality_json_was_made_by_this_package_source() -> None:
     recorded = json.loads(QUALITY_JSON.read_text(encoding="utf-8")).get("provenance")
-    if recorded is None and QUALITY_JSON_PREDATES_PROVENANCE:
-        pytest.skip("quality.json predates provenance")
     assert recorded is not None, "benchmarks/results/quality.json records no provenance"
 
     current = provenance.source_hashes(ROOT)
