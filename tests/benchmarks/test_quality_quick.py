@@ -11,6 +11,7 @@ import dataclasses
 import importlib
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -220,7 +221,6 @@ def test_quick_pipeline_runs_end_to_end_on_real_data(data_dir: Path, tmp_path: P
     assert len(selection["candidates"]) == 2 * 3 + 1  # 2 settings x 3 modes + FedPer
     imported = document["provenance"]["source_files"]
     assert "src/networkfed/federated/local_training.py" in imported
-    assert "src/networkfed/cli/main.py" not in imported  # the CLI cannot move a number
     assert imported.items() <= selection["provenance"]["source_files"].items()
     assert {r["seed_set"] for r in document["records"]} == {"held_out"}
     assert {r["seed"] for r in document["records"]} == {100}
@@ -231,3 +231,19 @@ def test_quick_pipeline_runs_end_to_end_on_real_data(data_dir: Path, tmp_path: P
                for r in document["records"])
     assert [t["scenario"] for t in document["targets"]] == ["ai4i-product_type"] * 2
     assert "## Targets" in (tmp_path / "QUALITY_quick.md").read_text()
+
+
+def test_provenance_keeps_only_the_package_files_a_process_imported() -> None:
+    # Execute: a fresh process that imports the data layer only (pytest's own process has
+    # imported everything)
+    code = ("import sys; sys.path.insert(0, 'benchmarks'); import networkfed.data; "
+            "from provenance import package_files_loaded; "
+            "print('\\n'.join(sorted(package_files_loaded())))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=BENCHMARKS.parent, capture_output=True,
+                          text=True, check=True)
+    loaded = set(done.stdout.split())
+
+    # Assert: the data layer is there, the CLI and the Flower deployment are not
+    assert "src/networkfed/data/pipeline.py" in loaded
+    assert not any(p.startswith(("src/networkfed/cli/", "src/networkfed/flower/"))
+                   for p in loaded)
