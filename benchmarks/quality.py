@@ -34,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from networkfed.monitoring.run_writer import jsonable
 from provenance import package_files_loaded, provenance, restricted_to
 from quality_protocols import (
     FEDAVG,
@@ -46,7 +47,7 @@ from quality_protocols import (
     scenario_data,
 )
 from quality_report import aggregate, quality_markdown, target_checks
-from quality_runs import FOREST_TREES, data_dir, jsonable, run_all, write_atomic
+from quality_runs import FOREST_TREES, data_dir, run_all, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

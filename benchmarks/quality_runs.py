@@ -16,7 +16,6 @@ import math
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
@@ -33,6 +32,7 @@ from networkfed.data import DataConfig, load_federated_data
 from networkfed.data.types import FederatedData, SplitTensors
 from networkfed.federated.evaluation import Evaluation, SplitPredictions, evaluate_predictions
 from networkfed.federated.execution import pooled_split
+from networkfed.monitoring.files import atomic_write_text
 from provenance import package_files_loaded
 from quality_protocols import Experiment
 
@@ -213,25 +213,10 @@ def run_all(experiments: list[Experiment], workers: int, imported: set[str] | No
     return records, failures
 
 
-def jsonable(value: Any) -> Any:
-    """NaN/inf become null (JSON has neither); numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def write_atomic(path: Path, text: str) -> None:
     """Write through a temporary file and a rename: never a half-written result."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-        f.write(text)
-    os.replace(f.name, path)
+    atomic_write_text(path, text)
 
 
 def data_dir(given: str | None, root: Path) -> Path:

@@ -34,10 +34,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from networkfed.monitoring.run_writer import jsonable
 from provenance import provenance
 from quality_protocols import FEDAVG, SCENARIOS, Experiment, Scenario, run_config
 from quality_report import selection_markdown
-from quality_runs import data_dir, jsonable, run_all, write_atomic
+from quality_runs import data_dir, run_all, write_atomic
 from quality_selection import choose, mean_metric
 
 ROOT = Path(__file__).resolve().parents[1]
