@@ -35,9 +35,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from networkfed.monitoring.run_writer import jsonable
-from provenance import package_files_loaded, provenance, restricted_to
+from provenance import (
+    changed_files,
+    combined_hash,
+    package_files_loaded,
+    provenance,
+    restricted_to,
+    source_hashes,
+)
 from quality_protocols import (
-    FEDAVG,
     SCENARIOS,
     TARGETS,
     Experiment,
@@ -100,18 +106,20 @@ def model_runs(scenario: Scenario, model: str, picks: dict[str, Any], modes: tup
     per distinct centralized / local-only choice, the federated choice folded into one of
     them when it is FedAvg at the same settings, else a federated-only run."""
     if scenario.single_site:
-        return [(picks["centralized"]["settings"], FEDAVG.label, False, ("centralized",))]
+        return [(picks["centralized"]["settings"], scenario.base.label, False,
+                 ("centralized",))]
     with_baselines: dict[str, list[str]] = {}
     for mode in ("centralized", "local"):
         if mode in modes:
             with_baselines.setdefault(picks[mode]["settings"], []).append(mode)
     runs = []
     fed = picks.get("federated") if "federated" in modes else None
-    if fed is not None and fed["strategy"] == FEDAVG.label and fed["settings"] in with_baselines:
+    base = scenario.base.label
+    if fed is not None and fed["strategy"] == base and fed["settings"] in with_baselines:
         with_baselines[fed["settings"]].append("federated")
     elif fed is not None:
         runs.append((fed["settings"], fed["strategy"], False, ("federated",)))
-    runs += [(s, FEDAVG.label, True, tuple(kept)) for s, kept in with_baselines.items()]
+    runs += [(s, base, True, tuple(kept)) for s, kept in with_baselines.items()]
     return runs
 
 
@@ -122,9 +130,10 @@ def plan(selection: dict[str, Any], scenarios: list[Scenario], root: Path, quick
     for scenario in scenarios:
         choice = selection["choices"][scenario.name]
         for seed in held_out_seeds(scenario, quick):
-            experiments.append(Experiment(scenario.name, "classical", "-", "-", seed, "held_out",
-                                          ("classical",), None, scenario.train_stride,
-                                          data=scenario_data(scenario, root)))
+            if scenario.classical:
+                experiments.append(Experiment(
+                    scenario.name, "classical", "-", "-", seed, "held_out", ("classical",),
+                    None, scenario.train_stride, data=scenario_data(scenario, root)))
             for model, picks in choice["models"].items():
                 modes = scenario.modes if model == choice["best_model"] else scenario.modes[:1]
                 for settings, label, baselines, kept in model_runs(scenario, model, picks,
@@ -165,6 +174,48 @@ def report(records: list[dict[str, Any]], failures: list[dict[str, Any]],
     return jsonable(document)
 
 
+def merged(previous: dict[str, Any], document: dict[str, Any], names: set[str]
+           ) -> dict[str, Any]:
+    """``document`` (a run of the scenarios ``names``) with the other scenarios of
+    ``previous`` kept, so one scenario can be (re)run on its own.
+
+    Only when ``previous`` was made by the package source of this checkout (the files its
+    runs imported are unchanged); otherwise its numbers are stale and everything must rerun.
+    """
+    recorded = previous.get("provenance") or {}
+    current = source_hashes(ROOT)
+    stale = changed_files(recorded.get("source_files", {}), current)
+    if not recorded or stale:
+        raise SystemExit("the existing quality.json was made by other package source "
+                         f"({', '.join(stale) or 'no provenance'}): rerun every scenario")
+    keep = [r for r in previous["records"] if r["scenario"] not in names]
+    records = keep + document["records"]
+    files = {**recorded["source_files"], **document["provenance"]["source_files"]}
+    combined = {**document, "records": records,
+                "failures": [f for f in previous["failures"] if f["scenario"] not in names]
+                + document["failures"],
+                "choices": {**{k: v for k, v in previous["choices"].items() if k not in names},
+                            **document["choices"]},
+                "held_out_seeds": {**previous["held_out_seeds"], **document["held_out_seeds"]},
+                "runs": previous["runs"] + document["runs"],
+                "elapsed_seconds": round(previous["elapsed_seconds"]
+                                         + document["elapsed_seconds"], 1),
+                "provenance": {**document["provenance"], "source_files": files,
+                               "source_hash": combined_hash(files)},
+                "parts": [*previous.get("parts", [_part(previous)]), _part(document)]}
+    combined["aggregates"] = aggregate(records)
+    present = set(combined["choices"])
+    combined["targets"] = target_checks(combined, [t for t in TARGETS if t.scenario in present])
+    return jsonable(combined)
+
+
+def _part(document: dict[str, Any]) -> dict[str, Any]:
+    """One run that wrote part of quality.json: when, which scenarios, how long."""
+    return {"created_at": document["created_at"], "scenarios": sorted(document["choices"]),
+            "runs": document["runs"], "elapsed_seconds": document["elapsed_seconds"],
+            "git_commit": document["provenance"].get("git_commit")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 rounds")
@@ -191,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.output or RESULTS
     json_name, md_name = ("quality_quick.json", "QUALITY_quick.md") if args.quick else (
         "quality.json", "QUALITY.md")
+    if args.only and (folder / json_name).is_file():
+        previous = json.loads((folder / json_name).read_text(encoding="utf-8"))
+        document = merged(previous, document, {s.name for s in scenarios})
     write_atomic(folder / json_name, json.dumps(document, indent=2, allow_nan=False) + "\n")
     write_atomic(folder / md_name, quality_markdown(document, selection))
     for check in document["targets"]:

@@ -85,6 +85,8 @@ FEDPER = StrategyCandidate("fedavg+fedper", switches={"fedper": True}, models=("
 FEDBN_FEDPER = StrategyCandidate("fedavg+fedbn+fedper", switches={"fedbn": True, "fedper": True},
                                  models=("cnn", "hybrid"))
 FEDPROX = StrategyCandidate("fedprox", "fedprox", {"proximal_mu": 0.01})
+XGB_BAGGING = StrategyCandidate("xgb-bagging", "xgb-bagging")
+XGB_CYCLIC = StrategyCandidate("xgb-cyclic", "xgb-cyclic")
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,12 @@ class Scenario:
     single_site: bool = False
     """One site: its federation is centralized training; the mode is ``centralized``."""
     rule: Rule = field(default_factory=Rule)
+    base: StrategyCandidate = FEDAVG
+    """The strategy every settings candidate trains with (with baselines); the others run at
+    the first settings candidate."""
+    classical: bool = True
+    """Whether the held-out run trains the random forest and the gradient-boosted trees here
+    (a scenario on the same rows as another one repeats them otherwise)."""
 
     def strategies_of(self, model: str) -> list[StrategyCandidate]:
         return [s for s in self.strategies if s.models is None or model in s.models]
@@ -142,6 +150,25 @@ def _cmapss_settings(models: tuple[str, ...], *candidates: tuple[str, dict[str, 
     return {model: dict(candidates) for model in models}
 
 
+def _xgboost_settings() -> dict[str, dict[str, dict[str, Any]]]:
+    """Federated XGBoost: 10 rounds of 5 local boosting rounds per site (the package's tuned
+    defaults, depth 6, eta 0.1) against shallower, faster-learning trees and more rounds.
+    ``local_epochs`` is the number of boosting rounds per site and round; ``hparams`` are
+    XGBoost's own parameters; plain (``none``) class weighting, as the defaults chose."""
+    def trees(rounds: int, local: int, **hparams: float) -> dict[str, Any]:
+        return {"rounds": rounds, "local_epochs": local, "class_weighting": "none",
+                "inputs": "default", "hparams": dict(hparams)}
+    return {"xgboost": {"10r-d6-eta0.1": trees(10, 5, max_depth=6, eta=0.1),
+                        "10r-d4-eta0.3": trees(10, 5, max_depth=4, eta=0.3),
+                        "20r-d6-eta0.1": trees(20, 5, max_depth=6, eta=0.1),
+                        "10r-d8-eta0.1-mcw5": trees(10, 5, max_depth=8, eta=0.1,
+                                                    min_child_weight=5)}}
+
+
+XGBOOST_STRATEGIES = (XGB_BAGGING, XGB_CYCLIC)
+"""Bagging (every site boosts new trees on the global model, the server appends them) is the
+base; cyclic (sites take turns refining the whole model) runs at the first candidate."""
+
 AI4I_STRATEGIES = (FEDAVG, FEDBN, FEDPER)
 """FedBN for the models with BatchNorm, FedPer for the LSTM. ``FEDBN_FEDPER`` (both) and
 ``FEDPROX`` are declared but not searched on AI4I: they cost ~8 % (~15 %) of the search's
@@ -164,6 +191,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         ("10r-balanced", _settings(10, 1, 0.002, 5, 0.5)),
         ("10r-none", _settings(10, 1, 0.002, 5, 0.5, "none"))),
         held_out_seeds=CMAPSS_HELD_OUT, train_stride=2, single_site=True),
+    Scenario("ai4i-product_type-xgboost", "ai4i2020", "product_type", ("xgboost",),
+             _xgboost_settings(), XGBOOST_STRATEGIES, base=XGB_BAGGING, classical=False),
+    Scenario("ai4i-dirichlet-xgboost", "ai4i2020", "dirichlet", ("xgboost",),
+             _xgboost_settings(), XGBOOST_STRATEGIES, base=XGB_BAGGING, classical=False),
+    Scenario("cmapss-subsets-xgboost", "cmapss", "subsets", ("xgboost",), _xgboost_settings(),
+             XGBOOST_STRATEGIES, held_out_seeds=CMAPSS_HELD_OUT, train_stride=8,
+             base=XGB_BAGGING, classical=False),
 )
 """Every scenario of the benchmark, in report order."""
 
@@ -177,6 +211,12 @@ TARGETS: tuple[Target, ...] = (
     Target("cmapss-fd001", "C-MAPSS FD001 alone: F1 >= 0.95", minimum={"f1": 0.95}),
     Target("cmapss-subsets", "C-MAPSS FD001-FD004 as 4 sites: federated within 0.03 F1 of "
            "centralized", gap=0.03),
+    Target("ai4i-product_type-xgboost", "AI4I product type, XGBoost (issue #20): federated "
+           "F1 >= 0.85, PR-AUC >= 0.88", minimum={"f1": 0.85, "pr_auc": 0.88}),
+    Target("ai4i-product_type-xgboost", "AI4I product type, XGBoost: federated within 0.02 F1 "
+           "of centralized XGBoost", gap=0.02),
+    Target("ai4i-dirichlet-xgboost", "AI4I Dirichlet(0.5), XGBoost: federated within 0.05 F1 "
+           "of centralized XGBoost", gap=0.05),
 )
 
 
@@ -206,6 +246,8 @@ class Experiment:
             return 30.0
         per_round = {"cmapss-subsets": {"cnn": 23.0, "lstm": 1.8, "hybrid": 1.2},
                      "cmapss-fd001": {"cnn": 7.7, "lstm": 0.8, "hybrid": 0.6}}
+        if self.model == "xgboost":
+            return 0.5 * self.run.rounds * (3 if self.run.baselines else 1)
         base = per_round.get(self.scenario, {"cnn": 0.19, "lstm": 0.14}).get(self.model, 0.165)
         return base * self.run.rounds * self.run.local_epochs * (3 if self.run.baselines else 1)
 

@@ -225,6 +225,18 @@ def selection_table(selection: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _settings_text(model: str, s: Mapping[str, Any]) -> str:
+    """One settings candidate in words (XGBoost's are trees, not an optimiser)."""
+    h = s["hparams"]
+    if model == "xgboost":
+        trees = ", ".join(f"{k} {v}" for k, v in h.items())
+        return (f"{s['rounds']} rounds x {s['local_epochs']} boosting rounds per site, {trees}, "
+                f"class weights {s['class_weighting']}")
+    return (f"{s['rounds']} rounds x {s['local_epochs']} local epochs, batch {h['batch_size']}, "
+            f"lr {h['learning_rate']} x {h['gamma']} every {h['step_size']} rounds, class "
+            f"weights {s['class_weighting']}, inputs {s.get('inputs', 'default')}")
+
+
 def candidates_tried(selection: Mapping[str, Any]) -> str:
     """What each candidate name means (from the search's own record of its declarations)."""
     lines = []
@@ -233,12 +245,7 @@ def candidates_tried(selection: Mapping[str, Any]) -> str:
                      f"seeds {scenario['tuning_seeds']}; rule: {scenario['rule']}).")
         for model, settings in scenario["settings"].items():
             for label, s in settings.items():
-                h = s["hparams"]
-                lines.append(
-                    f"    - {model} `{label}`: {s['rounds']} rounds x {s['local_epochs']} local "
-                    f"epochs, batch {h['batch_size']}, lr {h['learning_rate']} x {h['gamma']} "
-                    f"every {h['step_size']} rounds, class weights {s['class_weighting']}, inputs "
-                    f"{s.get('inputs', 'default')}")
+                lines.append(f"    - {model} `{label}`: {_settings_text(model, s)}")
         strategies = ", ".join(f"`{label}`" for label in scenario["strategies"])
         if not scenario["single_site"]:
             lines.append(f"    - strategies (at the first settings candidate): {strategies}")

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from networkfed.monitoring.run_writer import jsonable
 from provenance import provenance
-from quality_protocols import FEDAVG, SCENARIOS, Experiment, Scenario, run_config
+from quality_protocols import SCENARIOS, Experiment, Scenario, run_config
 from quality_report import selection_markdown
 from quality_runs import data_dir, run_all, write_atomic
 from quality_selection import choose, mean_metric
@@ -72,16 +72,17 @@ def plan(scenarios: list[Scenario], root: Path, quick: bool) -> list[Experiment]
             candidates = list(scenario.settings[model].items())
             for seed in tuning_seeds(scenario, quick):
                 for name, settings in candidates:
-                    run = run_config(scenario, root, model, seed, settings, FEDAVG,
+                    run = run_config(scenario, root, model, seed, settings, scenario.base,
                                      baselines=True, quick=quick)
-                    experiments.append(Experiment(scenario.name, model, name, FEDAVG.label, seed,
+                    experiments.append(Experiment(scenario.name, model, name, scenario.base.label,
+                                                  seed,
                                                   "tuning", scenario.modes, run,
                                                   scenario.train_stride))
                 if scenario.single_site:
                     continue
                 base_name, base = candidates[0]
                 for strategy in scenario.strategies_of(model):
-                    if strategy.label == FEDAVG.label:
+                    if strategy.label == scenario.base.label:
                         continue
                     run = run_config(scenario, root, model, seed, base, strategy,
                                      baselines=False, quick=quick)
@@ -178,6 +179,33 @@ def declarations(scenarios: list[Scenario]) -> dict[str, Any]:
             for s in scenarios}
 
 
+def merged(previous: dict[str, Any], document: dict[str, Any], names: set[str]
+           ) -> dict[str, Any]:
+    """``document`` (a search of the scenarios ``names``) with the other scenarios'
+    declarations, choices and candidates of ``previous`` kept; ``parts`` says which run
+    chose what, at which commit and package source."""
+    def part(doc: dict[str, Any]) -> dict[str, Any]:
+        return {"created_at": doc["created_at"], "scenarios": sorted(doc["choices"]),
+                "runs": doc["runs"], "elapsed_seconds": doc["elapsed_seconds"],
+                "git_commit": doc["provenance"]["git_commit"],
+                "source_hash": doc["provenance"]["source_hash"]}
+
+    def others(mapping: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in mapping.items() if k not in names}
+
+    return {**document,
+            "scenarios": {**others(previous["scenarios"]), **document["scenarios"]},
+            "choices": {**others(previous["choices"]), **document["choices"]},
+            "candidates": [r for r in previous["candidates"] if r["scenario"] not in names]
+            + document["candidates"],
+            "failures": [f for f in previous["failures"] if f["scenario"] not in names]
+            + document["failures"],
+            "runs": previous["runs"] + document["runs"],
+            "elapsed_seconds": round(previous["elapsed_seconds"]
+                                     + document["elapsed_seconds"], 1),
+            "parts": [*previous.get("parts", [part(previous)]), part(document)]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 rounds")
@@ -211,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     })
     folder = args.output or RESULTS
     name = "quality_selection_quick" if args.quick else "quality_selection"
+    if args.only and (folder / f"{name}.json").is_file():
+        previous = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        document = merged(previous, document, {s.name for s in scenarios})
     write_atomic(folder / f"{name}.json", json.dumps(document, indent=2, allow_nan=False) + "\n")
     write_atomic(folder / f"{name}.md", selection_markdown(document))
     for scenario, choice in chosen.items():

@@ -131,14 +131,15 @@ def test_search_plan_runs_every_settings_candidate_with_baselines(tmp_path: Path
     for scenario in protocols.SCENARIOS:
         mine = [e for e in experiments if e.scenario == scenario.name]
         assert {e.seed for e in mine} == set(scenario.tuning_seeds)
+        first = scenario.base.label  # fedavg, or xgb-bagging for the tree scenarios
         for model in scenario.models:
-            base = [e for e in mine if e.model == model and e.strategy == "fedavg"]
+            base = [e for e in mine if e.model == model and e.strategy == first]
             assert {e.settings for e in base} == set(scenario.settings[model])
             assert all(e.run.baselines != scenario.single_site for e in base)
-            others = [e for e in mine if e.model == model and e.strategy != "fedavg"]
+            others = [e for e in mine if e.model == model and e.strategy != first]
             assert {e.settings for e in others} <= {next(iter(scenario.settings[model]))}
             assert {e.strategy for e in others} == {
-                s.label for s in scenario.strategies_of(model)} - {"fedavg"} - (
+                s.label for s in scenario.strategies_of(model)} - {first} - (
                 {s.label for s in scenario.strategies} if scenario.single_site else set())
 
 
@@ -247,3 +248,33 @@ def test_provenance_keeps_only_the_package_files_a_process_imported() -> None:
     assert "src/networkfed/data/pipeline.py" in loaded
     assert not any(p.startswith(("src/networkfed/cli/", "src/networkfed/flower/"))
                    for p in loaded)
+
+
+def test_a_partial_rerun_keeps_the_other_scenarios_and_refuses_stale_ones() -> None:
+    # Prepare: the committed result split into two parts, as two runs would write them
+    full = json.loads((BENCHMARKS / "results" / "quality.json").read_text())
+    xgb = {n for n in full["choices"] if n.endswith("-xgboost")}
+
+    def part(names: set[str]) -> dict:
+        return {**full, "records": [r for r in full["records"] if r["scenario"] in names],
+                "failures": [], "runs": 1, "elapsed_seconds": 2.0,
+                "choices": {k: v for k, v in full["choices"].items() if k in names},
+                "held_out_seeds": {k: v for k, v in full["held_out_seeds"].items()
+                                   if k in names}}
+    previous, new = part(set(full["choices"]) - xgb), part(xgb)
+    previous.pop("parts", None)
+
+    # Execute
+    both = quality.merged(previous, new, xgb)
+
+    # Assert: every scenario's records and targets back, the runs of both parts counted
+    assert len(both["records"]) == len(full["records"])
+    assert [t["target"] for t in both["targets"]] == [t["target"] for t in full["targets"]]
+    assert both["runs"] == 2 and len(both["parts"]) == 2
+
+    # Execute / Assert: a part made by other package source is refused, naming the file
+    path = "src/networkfed/federated/local_training.py"
+    stale = {**previous, "provenance": {**previous["provenance"],
+                                        "source_files": {path: "0" * 64}}}
+    with pytest.raises(SystemExit, match=r"local_training\.py"):
+        quality.merged(stale, new, xgb)
