@@ -16,43 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from local_network import OPTIONS, SITES, local_network, run_on
 
 from networkfed.data import DataConfig
 from networkfed.federated.config import RunConfig
-from networkfed.flower.certs import make_certificates
-from networkfed.flower.deploy import (
-    DeployOptions,
-    deploy_run_config,
-    write_app_dir,
-    write_config_file,
-)
 from networkfed.flower.federation import LocalFederation, RunOutcome
-from networkfed.flower.processes import process_table
 from networkfed.models import ModelManager
 
 pytestmark = [pytest.mark.flower, pytest.mark.slow]
 
-SITES = ("automotive_detroit", "chemical_houston", "aerospace_seattle")
-OPTIONS = DeployOptions(round_timeout=240.0, straggler_timeout=30.0, node_wait_timeout=120.0,
-                        run_timeout=420.0)
-
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("plants")
-    certs = make_certificates(folder / "certs", site_ids=[*SITES, "intruder"])
-    federation = LocalFederation(folder, certs)
-    try:
-        federation.start_superlink()
-        for site in SITES:
-            federation.register_supernode(certs.node_keys[site][1])
-            federation.start_supernode(site, certs.node_keys[site][0], {"site-id": site})
-        yield federation
-    finally:
-        started = [p.pid for p in federation.processes.values()]
-        federation.stop()
-        left = set(process_table())
-        assert not left & set(started), "a Flower process outlived the fixture"
+    yield from local_network(tmp_path_factory.mktemp("plants"), extra_keys=["intruder"])
 
 
 def _config(run_dir: Path, **changes) -> RunConfig:
@@ -62,11 +38,7 @@ def _config(run_dir: Path, **changes) -> RunConfig:
 
 
 def _run(network: LocalFederation, config: RunConfig, *, resume: bool = False) -> RunOutcome:
-    config_file = write_config_file(config, network.directory)
-    options = DeployOptions(**{**OPTIONS.__dict__, "resume": resume})
-    values = deploy_run_config(config_file, Path(config.run_dir), len(SITES), options)
-    app = write_app_dir(network.directory / "app")
-    return network.run_app(app, values, timeout=options.run_timeout)
+    return run_on(network, config, resume=resume)
 
 
 def _overall_f1(run_dir: Path) -> dict[int, float]:

@@ -69,9 +69,11 @@ def up_command(
                                           "file, or folder for C-MAPSS (repeatable; synthetic "
                                           "data needs none).")] = None,
     rounds: Annotated[int | None, Opt(help="Federated rounds.")] = None,
-    local_epochs: Annotated[int | None, Opt(help="Epochs per site per round.")] = None,
-    model: Annotated[str | None, Opt(help="cnn, lstm or hybrid.")] = None,
-    strategy: Annotated[str | None, Opt(help="fedavg, fedprox, fedadam, ...")] = None,
+    local_epochs: Annotated[int | None, Opt(help="Epochs per site per round (xgboost: "
+                                        "boosting rounds).")] = None,
+    model: Annotated[str | None, Opt(help="cnn, lstm, hybrid or xgboost.")] = None,
+    strategy: Annotated[str | None, Opt(help="fedavg, fedprox, fedadam, ... (xgboost: "
+                                      "xgb-bagging or xgb-cyclic).")] = None,
     min_fit_clients: Annotated[int | None, Opt(help="Fewest sites a round may aggregate.")] = None,
     fedbn: Annotated[bool | None, Opt("--fedbn/--no-fedbn", help="FedBN: each site keeps its "
                                       "own BatchNorm layers.")] = None,
@@ -113,6 +115,9 @@ def up_command(
                   "features": split_columns(features), "feature_bins": feature_bins,
                   "split": split}
     config = build_run_config(base, flags, data_flags)
+    if config.baselines:  # refused before any process starts, not after the rounds
+        raise ConfigError("baselines", True, "false under a Flower deployment (baselines pool "
+                          "or isolate site data, which stays at the plants)")
     nodes = node_configs(config, _site_paths(site))
     secure = _secure_settings(config, len(nodes), secagg, secagg_shares, secagg_threshold)
     echo = None if quiet else (lambda line: console.print(Text.from_ansi(line)))

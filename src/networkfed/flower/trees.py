@@ -53,7 +53,8 @@ from networkfed.trees.sites import Boosted, SiteRows, predict_rows
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FlowerSites", "is_tree_message", "simulate_trees", "tree_reply"]
+__all__ = ["FlowerSites", "deployed_trees", "is_tree_message", "run_trees_on_flower",
+           "simulate_trees", "tree_reply"]
 
 TREE, BOOSTER, SPLITS = "tree", "booster", ("val", "test")
 
@@ -69,9 +70,10 @@ def _booster_record(model: bytes) -> ArrayRecord:
 class FlowerSites:
     """:class:`~networkfed.trees.sites.TreeSites` on a :class:`GridRunner`'s nodes."""
 
-    def __init__(self, runner: Any) -> None:
+    def __init__(self, runner: Any, completed_round: int = 0) -> None:
         self.runner = runner
-        self._round = 0
+        self._round = completed_round
+        """The last boosted round: a resumed run's messages go on from its saved round."""
 
     def boost(
         self, model: bytes, work: Sequence[tuple[str, dict[str, Any]]], rounds: int
@@ -144,23 +146,57 @@ def tree_reply(content: RecordDict, node_config: Mapping[str, Any]) -> RecordDic
     })
 
 
-# --- Flower's simulation engine ------------------------------------------------------------------
-def simulate_trees(setup: Any) -> RunResult:
-    """Run a tree ``setup`` (:class:`~networkfed.trees.setup.TreeSetup`) on Flower's
+# --- the server: Flower's simulation engine or a deployment's grid ------------------------------
+def run_trees_on_flower(setup: Any) -> RunResult:
+    """Run a tree ``setup`` (:class:`~networkfed.trees.setup.TreeSetup`) on Flower: on the
+    plants' SuperNodes inside a deployment's ``ServerApp`` (``flower up``), else on Flower's
     simulation engine, one virtual SuperNode per site."""
-    from networkfed.flower import client_app
-    from networkfed.flower.engine import (
-        _SERVING,
-        SIMULATION_TIMEOUT,
-        _SkipDeprecationNotice,
-        backend_config,
-    )
-    from networkfed.flower.grid_runner import GridRunner
+    from networkfed.flower.engine import _SERVING
+
+    runner = _SERVING.get()
+    if runner is None:
+        return simulate_trees(setup)
+    return deployed_trees(setup, runner)
+
+
+def deployed_trees(setup: Any, runner: Any) -> RunResult:
+    """The tree round loop on a deployment's grid.
+
+    The server's data are the sites' summaries (label counts and the federation's
+    standardisation from their reports, :mod:`~networkfed.flower.federation_data`): enough for
+    ``scale_pos_weight`` (summed label counts) and the run folder; the threshold is chosen on
+    the validation labels and probabilities the sites send back, as for the networks. The
+    sites standardise their own rows with the federation's statistics, sent in the setup.
+    Baselines are refused, as for the networks: they pool or isolate rows the server never has.
+    """
+    config, data = setup.config, setup.data
+    if config.baselines:
+        raise ConfigError("baselines", True, "false under a Flower deployment (baselines pool "
+                          "or isolate site data, which stays at the plants)")
+    runner.configure(SiteSetup(data=config.data, seed=config.seed, fingerprint=data.fingerprint,
+                               preprocessing=data.preprocessing))
+    return _run_engine(setup, runner)
+
+
+def _run_engine(setup: Any, runner: Any) -> RunResult:
+    """A :class:`~networkfed.trees.engine.TreeEngine` on ``runner``'s nodes, continuing the
+    setup's snapshot (its round numbers go on from the saved round)."""
     from networkfed.trees.engine import TreeEngine
 
-    if _SERVING.get() is not None:
-        raise ConfigError("model", "xgboost", "a network model on a Flower deployment (xgboost "
-                          "runs on the in-process engine and Flower's simulation engine)")
+    done = int(setup.snapshot["completed_round"]) if setup.snapshot is not None else 0
+    engine = TreeEngine(setup.config, setup.data, setup.hparams, setup.model, setup.callbacks,
+                        sites=FlowerSites(runner, completed_round=done))
+    if setup.snapshot is not None:
+        engine.restore(setup.snapshot)
+    return engine.run()
+
+
+def simulate_trees(setup: Any) -> RunResult:
+    """Run a tree ``setup`` on Flower's simulation engine, one virtual SuperNode per site."""
+    from networkfed.flower import client_app
+    from networkfed.flower.engine import SIMULATION_TIMEOUT, _SkipDeprecationNotice, backend_config
+    from networkfed.flower.grid_runner import GridRunner
+
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     config, data = setup.config, setup.data
@@ -173,11 +209,7 @@ def simulate_trees(setup: Any) -> RunResult:
         runner = GridRunner(grid, site_setup, min_fit_clients=config.min_fit_clients,
                             timeout=SIMULATION_TIMEOUT)
         runner.discover(min_nodes=len(data.sites), wait=300.0)
-        engine = TreeEngine(config, data, setup.hparams, setup.model, setup.callbacks,
-                            sites=FlowerSites(runner))
-        if setup.snapshot is not None:
-            engine.restore(setup.snapshot)
-        results.append(engine.run())
+        results.append(_run_engine(setup, runner))
 
     flower_log, quiet = logging.getLogger("flwr"), _SkipDeprecationNotice()
     flower_log.addFilter(quiet)

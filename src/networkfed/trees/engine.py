@@ -28,7 +28,7 @@ from networkfed.federated.results import BaselineResults, RoundResult, RunResult
 from networkfed.federated.sampling import sample_sites, simulate_dropouts
 from networkfed.federated.types import SiteUpdate
 from networkfed.trees.booster import append_trees, boost, initial_booster
-from networkfed.trees.features import tree_features
+from networkfed.trees.features import tree_feature_names, tree_features
 from networkfed.trees.params import booster_params, scale_pos_weight
 from networkfed.trees.sites import LocalSites, SiteRows, TreeSites
 
@@ -73,12 +73,14 @@ class TreeEngine:
         sites: TreeSites | None = None,
     ) -> None:
         self.config, self.data, self.hparams = config, data, dict(hparams)
-        self.rows = site_rows(data)
+        self._rows: dict[str, SiteRows] | None = None
         self.sites: TreeSites = sites if sites is not None else LocalSites(self.rows)
         """Where site work runs (here, or Flower nodes); baselines always run here."""
-        self.pos_weight = scale_pos_weight([r["train"][1] for r in self.rows.values()],
-                                           config.class_weighting)
-        self.num_features = next(iter(self.rows.values()))["train"][0].shape[1]
+        # labels and feature names only: a deployment's server holds the sites' label counts
+        # (summaries, no windows), never their rows
+        self.pos_weight = scale_pos_weight(
+            [site.train.y.numpy() for site in data.sites.values()], config.class_weighting)
+        self.num_features = len(tree_feature_names(data.feature_names, data.sequence_length))
         self.model: bytes = model if model is not None else initial_booster(
             self.num_features, self._params(0, 0))
         self.strategy = config.strategy
@@ -88,6 +90,14 @@ class TreeEngine:
         self.completed_round = -1
         self.notes: dict[str, Any] = {}
         self._elapsed_before, self._started = 0.0, time.perf_counter()
+
+    @property
+    def rows(self) -> dict[str, SiteRows]:
+        """Every site's tree features, computed on first use (never on a deployment's server,
+        whose sites are summaries without windows)."""
+        if self._rows is None:
+            self._rows = site_rows(self.data)
+        return self._rows
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self) -> RunResult:

@@ -116,15 +116,15 @@ def compose_trees(
 
 
 def run_trees(setup: TreeSetup) -> RunResult:
-    """The engine function of a tree run: in this process, or on Flower's simulation engine
-    (``engine='flower'``)."""
+    """The engine function of a tree run: in this process, or on Flower (``engine='flower'``:
+    its simulation engine, or a deployment's SuperNodes inside ``flower up``'s ServerApp)."""
     if setup.config.engine == "flower":
         try:
-            from networkfed.flower.trees import simulate_trees
+            from networkfed.flower.trees import run_trees_on_flower
         except ImportError as error:
             raise ConfigError("engine", "flower", "'inprocess', or install Flower: pip install "
                               f"'networkfed[flower]' ({error})") from None
-        return simulate_trees(setup)
+        return run_trees_on_flower(setup)
     engine = TreeEngine(setup.config, setup.data, setup.hparams, setup.model, setup.callbacks)
     if setup.snapshot is not None:
         engine.restore(setup.snapshot)
