@@ -128,10 +128,10 @@ def test_the_mlflow_model_folder_of_a_tree_run_predicts_like_the_run(tmp_path: P
     assert (copied.predict_proba(x) == original.predict_proba(x)).all()
 
 
-def test_a_flower_deployment_refuses_xgboost_naming_what_runs_it() -> None:
+def test_a_flower_deployment_refuses_tree_baselines_before_any_round() -> None:
     from networkfed.core.errors import ConfigError
     from networkfed.flower.engine import serving
 
-    config = _config(engine="flower")
-    with serving(object()), pytest.raises(ConfigError, match="Flower deployment"):  # type: ignore[arg-type]
+    config = _config(engine="flower", baselines=True)
+    with serving(object()), pytest.raises(ConfigError, match="baselines.*Flower deployment"):  # type: ignore[arg-type]
         run_federated(config, tiny_data())
