@@ -133,5 +133,5 @@ def test_a_flower_deployment_refuses_tree_baselines_before_any_round() -> None:
     from networkfed.flower.engine import serving
 
     config = _config(engine="flower", baselines=True)
-    with serving(object()), pytest.raises(ConfigError, match="baselines.*Flower deployment"):  # type: ignore[arg-type]
+    with serving(object()), pytest.raises(ConfigError, match=r"baselines.*Flower deployment"):  # type: ignore[arg-type]
         run_federated(config, tiny_data())
