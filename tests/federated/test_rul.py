@@ -282,7 +282,6 @@ def test_a_negative_or_non_numeric_rul_column_is_refused(fleet_csv: Path, tmp_pa
         ({"task": "rul"}, {"class_weighting": "none"}, "class_weighting is a classification"),
         ({"task": "rul"}, {"attack": "label-flip", "attackers": 1}, "flips class labels"),
         ({}, {"rul_loss": "huber"}, "rul_loss needs task = 'rul'"),
-        ({"task": "rul"}, {"engine": "flower"}, "engine 'flower' does not carry"),
         ({"task": "rul"}, {"model": "xgboost"}, "model 'xgboost' has no RUL mode"),
         ({"task": "rul"}, {"dp": "sample", "dp_epsilon": 5.0}, "dp 'sample' \\(DP-SGD\\)"),
     ],

@@ -18,7 +18,7 @@ import typer
 from rich.text import Text
 
 from networkfed.cli.console import make_console
-from networkfed.cli.data_options import SPLIT_HELP
+from networkfed.cli.data_options import SPLIT_HELP, RulCap, Task
 from networkfed.cli.errors import handle_errors
 from networkfed.cli.run_config import build_run_config, read_config_file, split_columns
 from networkfed.cli.typer_app import App
@@ -86,6 +86,8 @@ def up_command(
     feature_bins: Annotated[int | None, Opt(help="Bin columns per feature, edges fitted from "
                                             "the sites' histograms (0 = off).")] = None,
     split: Annotated[str | None, Opt(help=SPLIT_HELP)] = None,
+    task: Task = None,
+    rul_cap: RulCap = None,
     seed: Annotated[int | None, Opt(help="Seed of everything random.")] = None,
     directory: Annotated[Path | None, Opt("--dir", help="Deployment folder: certificates, "
                                           "logs, pids.json [default: runs/flower-TIME].")] = None,
@@ -113,7 +115,7 @@ def up_command(
              "run_dir": run_dir or folder / "run"}
     data_flags = {"dataset": dataset, "rows_per_site": rows_per_site,
                   "features": split_columns(features), "feature_bins": feature_bins,
-                  "split": split}
+                  "split": split, "task": task, "rul_cap": rul_cap}
     config = build_run_config(base, flags, data_flags)
     if config.baselines:  # refused before any process starts, not after the rounds
         raise ConfigError("baselines", True, "false under a Flower deployment (baselines pool "

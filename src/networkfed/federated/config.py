@@ -143,10 +143,6 @@ class RunConfig(BaseModel):
                 # predictions in cycles as SplitPredictions; evaluation scores them as RUL
                 raise ValueError("model 'xgboost' has no RUL mode yet (reg:squarederror): use "
                                  "cnn, lstm or hybrid with task = 'rul'")
-            if self.engine == "flower":
-                raise ValueError("engine 'flower' does not carry a RUL run's target scale and "
-                                 "loss to its clients yet: use engine 'inprocess' with "
-                                 "task = 'rul'")
             if self.attack == "label-flip":
                 raise ValueError("attack 'label-flip' flips class labels: a RUL target has "
                                  "none (use sign-flip, gaussian, scaling, alie or ipm)")

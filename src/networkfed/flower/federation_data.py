@@ -11,9 +11,10 @@ and label, and the sufficient statistics of its training rows; from those the se
   histograms of standardised training rows (a second report, :func:`with_bin_edges`);
 * a :class:`~networkfed.data.types.FederatedData` whose sites are *summaries*: their splits
   carry the reported labels' counts (labels in sorted order, no windows: ``x`` has shape
-  ``(n, 0, 0)``). That is all the round loop uses on the server — site ids, split sizes and
-  label counts for the class weights — so the engine, callbacks and run folder work unchanged,
-  while any attempt to train on a summary fails loudly (it has no features).
+  ``(n, 0, 0)``; a RUL run's splits carry only their window counts, with float targets).
+  That is all the round loop uses on the server — site ids, split sizes and label counts for
+  the class weights — so the engine, callbacks and run folder work unchanged, while any
+  attempt to train on a summary fails loudly (it has no features).
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def federation_data(
     for site in sorted(reports):
         digest.update(f"{site}:{reports[site].get('fingerprint', '')};".encode())
     digest.update(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode())
-    return FederatedData(sites=sites, preprocessing=spec, fingerprint=digest.hexdigest())
+    return FederatedData(sites=sites, preprocessing=spec, fingerprint=digest.hexdigest(),
+                         num_classes=1 if config.task == "rul" else 2)
 
 
 def with_bin_edges(
@@ -142,7 +144,8 @@ def _stats(report: Mapping[str, Any]) -> SufficientStats:
 
 def _summary_site(site: str, report: Mapping[str, Any], spec: PreprocessingSpec) -> SiteData:
     counts = report["label_counts"]
-    splits = {name: _summary_split(counts[name]) for name in ("train", "val", "test")}
+    splits = {name: _summary_split(counts[name]) if counts
+              else _rul_summary(report["windows"][name]) for name in ("train", "val", "test")}
     scaling = spec.source_options.get("site_statistics", {}).get(site)
     meta = {SUMMARY: True, "scaling": scaling, LABEL_STATS: _label_stats(report)}
     return SiteData(site, splits["train"], splits["val"], splits["test"], meta)
@@ -163,3 +166,10 @@ def _summary_split(label_counts: list[int]) -> SplitTensors:
     n = int(labels.shape[0])
     return SplitTensors(x=torch.empty((n, 0, 0)), y=labels.long(),
                         machine_ids=np.full(n, "", dtype=object))
+
+
+def _rul_summary(windows: int) -> SplitTensors:
+    """A RUL split known only by its size: float targets (all 0, the server never sees a
+    site's remaining-life values) and no windows."""
+    return SplitTensors(x=torch.empty((windows, 0, 0)), y=torch.zeros(windows),
+                        machine_ids=np.full(windows, "", dtype=object))

@@ -46,6 +46,7 @@ __all__ = [
     "query_transform",
     "site_identity",
     "spec_dict",
+    "spec_from_dict",
     "train_content",
     "update_content",
     "update_from",
@@ -91,18 +92,25 @@ class SiteSetup:
             data=DataConfig.model_validate_json(str(record["data"])),
             seed=int(record["seed"]),
             fingerprint=str(record["fingerprint"]),
-            spec=None if spec is None else ModelSpec(
-                spec["model_type"], int(spec["input_dim"]), int(spec["num_classes"]),
-                dict(spec["overrides"])),
+            spec=None if spec is None else spec_from_dict(spec),
             training=json.loads(str(record["training"])),
             preprocessing=PreprocessingSpec.from_dict(preprocessing) if preprocessing else None,
         )
 
 
 def spec_dict(spec: ModelSpec) -> dict[str, Any]:
-    """A :class:`ModelSpec` as JSON-ready fields."""
+    """A :class:`ModelSpec` as JSON-ready fields (with a RUL run's target scale and loss:
+    the site trains on the target / scale and predicts in cycles, as in-process)."""
     return {"model_type": spec.model_type, "input_dim": spec.input_dim,
-            "num_classes": spec.num_classes, "overrides": spec.overrides}
+            "num_classes": spec.num_classes, "overrides": spec.overrides,
+            "target_scale": spec.target_scale, "loss": spec.loss}
+
+
+def spec_from_dict(spec: Mapping[str, Any]) -> ModelSpec:
+    """The :class:`ModelSpec` of :func:`spec_dict`'s fields."""
+    return ModelSpec(spec["model_type"], int(spec["input_dim"]), int(spec["num_classes"]),
+                     dict(spec["overrides"]), target_scale=float(spec["target_scale"]),
+                     loss=spec["loss"])
 
 
 # --- server -> site -----------------------------------------------------------------------

@@ -64,9 +64,8 @@ def main(grid: Grid, context: Context) -> None:
     except NetworkFedError as error:
         logger.error("networkfed: %s", error)
         raise
-    logger.info("run complete: %d rounds, final F1 %.4f; run folder %s",
-                   result.rounds_completed, result.last.overall.get("f1", float("nan")),
-                   settings.run_dir.resolve())
+    logger.info("run complete: %d rounds, final %s; run folder %s", result.rounds_completed,
+                _headline(result.last.overall), settings.run_dir.resolve())
 
 
 def _runner(grid: Grid, settings: FlowerSettings) -> GridRunner:
@@ -111,9 +110,16 @@ class RoundLog(Callback):
     """One log line per round, for ``flwr run --stream`` and ``flwr log``."""
 
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> None:
-        logger.info("round %d: test F1 %.4f, loss %.4f, sites trained: %s", result.round_num,
-                    result.overall["f1"], result.overall["loss"],
+        logger.info("round %d: %s, loss %.4f, sites trained: %s", result.round_num,
+                    _headline(result.overall), result.overall["loss"],
                     ", ".join(result.trained) or "-")
+
+
+def _headline(overall: Mapping[str, Any]) -> str:
+    """The test score a log line leads with: F1, or a RUL run's RMSE in cycles."""
+    if "rmse" in overall:
+        return f"test RMSE {overall['rmse']:.2f}"
+    return f"test F1 {overall.get('f1', float('nan')):.4f}"
 
 
 def _log_to_console() -> None:

@@ -52,6 +52,7 @@ from networkfed.data.pipeline import (
     warn_group_leak,
     with_split,
 )
+from networkfed.data.rul import with_rul_target
 from networkfed.data.sources import DataSource, SourceTable, get_source
 from networkfed.data.splits import SPLIT_NAMES, TRAIN
 from networkfed.data.standardize import site_statistics, standardise
@@ -159,7 +160,7 @@ def _subsets_in(folder: Path, subsets: tuple[str, ...]) -> tuple[str, ...]:
 def _cached_site_table(config_json: str, site_id: str, seed: int) -> SiteTable:
     config = DataConfig.model_validate_json(config_json)
     source = get_source(config.dataset)
-    table = order_rows(source.load(config, seed))
+    table = order_rows(with_rul_target(source.load(config, seed), config))
     if table.labels is None:
         raise DataValidationError("training data needs a label column", path=table.path)
     everyone = np.zeros(len(table), dtype=np.int64)  # a plant's file is one site
@@ -203,9 +204,8 @@ def site_report(site: SiteTable, transform: dict[str, Any] | None = None) -> dic
     return {
         "site_id": site.site_id,
         "feature_names": list(table.feature_names),
-        "label_counts": {
-            name: np.bincount(labels[e], minlength=2)[:2].tolist() for name, e in ends.items()
-        },
+        "label_counts": _label_counts(labels, ends),
+        "windows": {name: int(e.size) for name, e in ends.items()},
         "count": stats.count,
         "total": stats.total.tolist(),
         "total_sq": stats.total_sq.tolist(),
@@ -216,6 +216,14 @@ def site_report(site: SiteTable, transform: dict[str, Any] | None = None) -> dic
         "fingerprint": site.table.fingerprint,
         "options": json.loads(json.dumps(site.table.options, default=str)),
     }
+
+
+def _label_counts(labels: np.ndarray, ends: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    """Windows per class and split; none for a RUL target (remaining life has no classes, and
+    the server needs only the window counts, ``windows``)."""
+    if np.issubdtype(labels.dtype, np.floating):
+        return {}
+    return {name: np.bincount(labels[e], minlength=2)[:2].tolist() for name, e in ends.items()}
 
 
 def _standardised(site: SiteTable, spec: PreprocessingSpec) -> tuple[SourceTable, np.ndarray]:
@@ -247,7 +255,9 @@ def deployed_site_data(site: SiteTable, spec: PreprocessingSpec) -> SiteData:
     splits = {
         name: SplitTensors(
             x=torch.from_numpy(gather_windows(values, ends, site.sequence_length)),
-            y=torch.from_numpy(labels[ends].astype(np.int64)),
+            # a regression target (remaining life) stays a float, as in-process
+            y=torch.from_numpy(labels[ends].astype(
+                np.float32 if np.issubdtype(labels.dtype, np.floating) else np.int64)),
             machine_ids=table.machines[ends],
         )
         for name, ends in site.window_ends().items()

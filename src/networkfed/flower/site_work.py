@@ -15,8 +15,7 @@ from typing import Any
 from networkfed.core.errors import ConfigError
 from networkfed.data.types import PreprocessingSpec, SiteData
 from networkfed.federated.execution import SiteExecutor
-from networkfed.federated.local_training import ModelSpec
-from networkfed.flower.messages import SiteSetup, spec_dict
+from networkfed.flower.messages import SiteSetup, spec_dict, spec_from_dict
 from networkfed.flower.site_data import (
     deployed_site_data,
     local_data_config,
@@ -77,10 +76,7 @@ def load_site(node_config: Mapping[str, Any], setup: SiteSetup, expected: str) -
 
 @functools.lru_cache(maxsize=2)
 def _executor(spec_json: str, training_json: str) -> SiteExecutor:
-    spec = json.loads(spec_json)
-    model = ModelSpec(spec["model_type"], int(spec["input_dim"]), int(spec["num_classes"]),
-                      dict(spec["overrides"]))
-    return SiteExecutor(model, json.loads(training_json), {})
+    return SiteExecutor(spec_from_dict(json.loads(spec_json)), json.loads(training_json), {})
 
 
 def executor_for(setup: SiteSetup, site: SiteData) -> SiteExecutor:
