@@ -105,3 +105,11 @@ def test_attack_keys_reach_the_run() -> None:
     assert FlowerSettings.from_run_config({}).config.attack is None
     with pytest.raises(ConfigError, match="attack"):
         FlowerSettings.from_run_config({"attack": "sign-flip"})
+
+
+def test_a_deployment_refuses_baselines_from_its_config_file(tmp_path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text("baselines = true\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=r"baselines.*plants"):
+        FlowerSettings.from_run_config({"config-file": str(config)})

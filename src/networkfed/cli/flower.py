@@ -106,6 +106,7 @@ def up_command(
     """Run a secured Flower deployment here (TLS, SuperNode authentication): SuperLink, one
     SuperNode per site and `flwr run`; every process is stopped afterwards."""
     from networkfed.flower.deploy import DeployOptions, deploy_locally, node_configs
+    from networkfed.flower.settings import refuse_baselines
 
     folder = directory or Path("runs") / f"flower-{datetime.now():%Y%m%d-%H%M%S}"
     base = read_config_file(config_file) if config_file is not None else {}
@@ -117,9 +118,7 @@ def up_command(
                   "features": split_columns(features), "feature_bins": feature_bins,
                   "split": split, "task": task, "rul_cap": rul_cap}
     config = build_run_config(base, flags, data_flags)
-    if config.baselines:  # refused before any process starts, not after the rounds
-        raise ConfigError("baselines", True, "false under a Flower deployment (baselines pool "
-                          "or isolate site data, which stays at the plants)")
+    refuse_baselines(config)  # before any process starts
     nodes = node_configs(config, _site_paths(site))
     secure = _secure_settings(config, len(nodes), secagg, secagg_shares, secagg_threshold)
     echo = None if quiet else (lambda line: console.print(Text.from_ansi(line)))

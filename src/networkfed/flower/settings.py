@@ -30,7 +30,7 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-__all__ = ["DEFAULT_RUN_CONFIG", "FlowerSettings"]
+__all__ = ["DEFAULT_RUN_CONFIG", "FlowerSettings", "refuse_baselines"]
 
 DEFAULT_RUN_CONFIG: dict[str, str | int | float | bool] = {
     "num-server-rounds": 10,
@@ -113,6 +113,7 @@ class FlowerSettings:
         for key, seconds in waits.items():
             if not (seconds > 0 and math.isfinite(seconds)):
                 raise ConfigError(key, seconds, "a positive number of seconds")
+        refuse_baselines(config)
         min_nodes = int(values["min-nodes"]) or config.min_fit_clients
         if min_nodes < config.min_fit_clients:
             raise ConfigError("min-nodes", min_nodes,
@@ -122,6 +123,14 @@ class FlowerSettings:
         return cls(config.model_copy(update={"run_dir": run_dir}), run_dir,
                    bool(values["resume"]), min_nodes, *waits.values(),
                    secagg=_secagg(values, config, min_nodes))
+
+
+def refuse_baselines(config: RunConfig) -> None:
+    """A deployment runs no baseline (any model): centralized and local-only training need the
+    plants' rows on the server. Refused before anything starts, not after the rounds."""
+    if config.baselines:
+        raise ConfigError("baselines", True, "false under a Flower deployment (baselines pool "
+                          "or isolate site data, which stays at the plants)")
 
 
 def _run_config(values: Mapping[str, Any]) -> RunConfig:

@@ -34,7 +34,7 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricR
 from flwr.serverapp import Grid, ServerApp
 from flwr.simulation import run_simulation
 
-from networkfed.core.errors import ConfigError, TrainingError
+from networkfed.core.errors import TrainingError
 from networkfed.federated.evaluation import SplitPredictions
 from networkfed.federated.results import RunResult
 from networkfed.flower.messages import (
@@ -169,10 +169,10 @@ def deployed_trees(setup: Any, runner: Any) -> RunResult:
     sites standardise their own rows with the federation's statistics, sent in the setup.
     Baselines are refused, as for the networks: they pool or isolate rows the server never has.
     """
+    from networkfed.flower.settings import refuse_baselines
+
     config, data = setup.config, setup.data
-    if config.baselines:
-        raise ConfigError("baselines", True, "false under a Flower deployment (baselines pool "
-                          "or isolate site data, which stays at the plants)")
+    refuse_baselines(config)
     runner.configure(SiteSetup(data=config.data, seed=config.seed, fingerprint=data.fingerprint,
                                preprocessing=data.preprocessing))
     return _run_engine(setup, runner)
