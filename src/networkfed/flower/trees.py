@@ -2,7 +2,10 @@
 
 The round loop stays :class:`~networkfed.trees.engine.TreeEngine`'s (same sampling, same
 bagging and cyclic arithmetic, same evaluation, same run folder and resume round), so a run on
-Flower's simulation engine ends with the in-process engine's metrics. What travels:
+Flower's simulation engine ends with the in-process engine's booster and metrics. On a
+deployment (``flower up``) the same loop runs in the ServerApp on the sites' summaries (label
+counts for ``scale_pos_weight``; the federation's standardisation travels to the sites in the
+setup), so the server never holds a row. What travels:
 
 ========= ============================================== ==========================================
 type      content sent                                   reply
