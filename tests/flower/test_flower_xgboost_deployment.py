@@ -9,6 +9,7 @@ site's test metrics on its test rows."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -97,7 +98,9 @@ def test_cyclic_deployment_stopped_by_a_lost_site_resumes_to_the_in_process_boos
     thread.join(OPTIONS.run_timeout)
     # Assert: a clear stop with the saved rounds kept
     assert outcome[0].status == "finished:failed", outcome[0].log_path.read_text()[-3000:]
-    assert f"site(s) {site}" in outcome[0].log_path.read_text()
+    stop = re.search(r"no (boosted trees|predictions) from site\(s\) (.*?)(;|\n|$)",
+                     outcome[0].log_path.read_text())
+    assert stop is not None and site in stop.group(2)
     stopped_at = tree_rounds(run_dir)[-1]
     assert stopped_at < 4
     # Execute: the plant is back; the run resumes from its last saved round
