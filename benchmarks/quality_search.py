@@ -157,7 +157,7 @@ def choices(rows: list[dict[str, Any]], scenarios: list[Scenario]) -> dict[str, 
         finalists = {m: c[primary]["validation"] for m, c in models.items() if primary in c}
         best = choose(finalists, scenario.rule) if finalists else None
         out[scenario.name] = {"primary_mode": primary, "best_model": best, "models": models,
-                              "rule": scenario.rule.describe()}
+                              "rule": scenario.rule.describe(), "task": scenario.task}
     return out
 
 
@@ -175,7 +175,7 @@ def declarations(scenarios: list[Scenario]) -> dict[str, Any]:
                      "strategies": {c.label: {"strategy": c.strategy, "options": c.options,
                                               "switches": c.switches} for c in s.strategies},
                      "train_stride": s.train_stride, "single_site": s.single_site,
-                     "rule": s.rule.describe()}
+                     "rule": s.rule.describe(), "task": s.task}
             for s in scenarios}
 
 
