@@ -7,184 +7,22 @@ One definition of every table: the benchmark writes them beside its JSON
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
+import quality_report_rul as rul
+from quality_numbers import aggregate, chosen_row, find, mean_sd, num, target_checks
 
-from quality_selection import LOWER_IS_BETTER
+__all__ = ["aggregate", "chosen_row", "find", "headline_table", "mean_sd", "num",
+           "quality_markdown", "results_table", "selection_markdown", "selection_table",
+           "target_checks", "targets_table"]
 
-__all__ = ["aggregate", "headline_table", "mean_sd", "quality_markdown", "results_table",
-           "selection_markdown", "selection_table", "targets_table"]
-
-METRICS = ("f1", "pr_auc", "roc_auc", "precision", "recall", "threshold",
-           "rmse", "nasa_score", "mae", "within_10")
-"""Classification metrics, then the remaining-life ones (NaN on the other kind of row)."""
-KEY = ("scenario", "model", "mode", "settings", "strategy")
 C_MAPSS_NOTE = (
     "C-MAPSS: a held-out seed changes which training engines are kept for validation, the "
     "initial weights and the shuffling; the test engines are the official test files, the "
     "same for every seed, so the seed-to-seed spread understates how much a different test "
     "fleet would move the numbers.")
-
-
-def num(value: Any, digits: int = 3) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return "n/a"
-    return f"{value:.{digits}f}"
-
-
-def mean_sd(values: Sequence[Any]) -> tuple[float, float]:
-    """Mean and sample SD of the finite values (SD 0 for one; NaN when none)."""
-    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if not finite:
-        return math.nan, math.nan
-    return float(np.mean(finite)), float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
-
-
-def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per (scenario, model, mode, settings, strategy): the per-seed test and validation
-    metrics and their mean and sample SD."""
-    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = defaultdict(list)
-    for r in records:
-        groups[tuple(r[k] for k in KEY)].append(r)
-    rows = []
-    for key, mine in groups.items():
-        mine = sorted(mine, key=lambda r: r["seed"])
-        row: dict[str, Any] = dict(zip(KEY, key, strict=True))
-        row["seeds"] = [r["seed"] for r in mine]
-        row["per_seed"] = [{"seed": r["seed"], "test": {m: r["test"].get(m) for m in METRICS},
-                            "validation": {m: r["validation"].get(m) for m in METRICS},
-                            "best_round": r.get("best_round")} for r in mine]
-        for split in ("test", "validation"):
-            for metric in METRICS:
-                mean, sd = mean_sd([r[split].get(metric) for r in mine])
-                row[f"{split}_{metric}_mean"], row[f"{split}_{metric}_sd"] = mean, sd
-        row["test_examples"] = mine[0]["test"].get("num_examples")
-        row["test_failures"] = mine[0]["test"].get("positives")
-        row["majority_accuracy"] = mine[0].get("majority_accuracy")
-        row["mean_predictor_rmse"] = mine[0].get("mean_predictor_rmse")
-        row["per_site_test"] = _rul().site_aggregates(mine) if any(
-            "rmse" in r["test"] for r in mine) else {}
-        row["seconds_mean"] = mean_sd([r.get("seconds") for r in mine])[0]
-        row["setup"] = mine[0].get("setup", {})
-        rows.append(row)
-    return rows
-
-
-def _rul():  # type: ignore[no-untyped-def]
-    """The RUL tables (:mod:`quality_report_rul` imports this module's helpers)."""
-    import quality_report_rul
-
-    return quality_report_rul
-
-
-def find(rows: Sequence[Mapping[str, Any]], **fields: Any) -> Mapping[str, Any] | None:
-    found = [r for r in rows if all(r.get(k) == v for k, v in fields.items())]
-    return found[0] if found else None
-
-
-def chosen_row(quality: Mapping[str, Any], scenario: str, model: str, mode: str
-               ) -> Mapping[str, Any] | None:
-    """The held-out aggregate of ``model``'s validation-chosen configuration for ``mode``."""
-    choice = quality["choices"][scenario]["models"].get(model, {}).get(mode)
-    if choice is None:
-        return None
-    strategy = choice["strategy"] if mode == "federated" else "-"
-    return find(quality["aggregates"], scenario=scenario, model=model, mode=mode,
-                settings=choice["settings"], strategy=strategy)
-
-
-def _test_values(row: Mapping[str, Any], metric: str, sites: Sequence[str]
-                 ) -> dict[str, float]:
-    """The mean test ``metric`` overall (label ``metric``) or per site (``"FD002 rmse"``;
-    ``("*",)``: every site of the row)."""
-    if not sites:
-        return {metric: row[f"test_{metric}_mean"]}
-    per_site = row.get("per_site_test", {})
-    names = sorted(per_site) if tuple(sites) == ("*",) else sites
-    return {f"{site} {metric}": per_site.get(site, {}).get(f"{metric}_mean", math.nan)
-            for site in names}
-
-
-def _within(value: float, bound: float, lower_is_better: bool) -> bool:
-    if value is None or not math.isfinite(value):
-        return False
-    return value <= bound if lower_is_better else value >= bound
-
-
-def _bound_check(row: Mapping[str, Any], target: Any) -> dict[str, Any]:
-    """``minimum`` / ``maximum`` bounds, overall or per site."""
-    values: dict[str, float] = {}
-    met = True
-    for bounds, lower in ((target.minimum, False), (target.maximum, True)):
-        for metric, bound in bounds.items():
-            mine = _test_values(row, metric, target.sites)
-            values.update(mine)
-            met = met and all(_within(v, bound, lower) for v in mine.values())
-    return {**values, "met": bool(met),
-            "measured": ", ".join(f"{m} {num(v)}" for m, v in values.items())}
-
-
-def _gap_check(row: Mapping[str, Any], central: Mapping[str, Any], target: Any
-               ) -> dict[str, Any]:
-    """Federated against centralized on ``target.metric``; the gap is how much worse the
-    federated model is (a share of the centralized value when ``relative``)."""
-    lower = target.metric in LOWER_IS_BETTER
-    fed = _test_values(row, target.metric, target.sites)
-    cen = _test_values(central, target.metric, target.sites)
-
-    def gap(f: float, c: float) -> float:
-        worse = f - c if lower else c - f
-        return worse / c if target.relative else worse
-
-    def text(g: float) -> str:
-        return f"{100 * g:+.1f} %" if target.relative else num(g)
-
-    gaps = {k: gap(fed[k], cen.get(k, math.nan)) for k in fed}
-    met = all(math.isfinite(g) and g <= target.gap for g in gaps.values())
-    if not target.sites:
-        (key,) = fed
-        return {"federated": fed[key], "centralized": cen[key], "gap": gaps[key],
-                "met": bool(met), "measured": f"federated {num(fed[key])} vs centralized "
-                f"{num(cen[key])} (gap {text(gaps[key])})"}
-    worst = max(gaps.values(), default=math.nan)
-    return {"per_site": {k: {"federated": fed[k], "centralized": cen.get(k), "gap": gaps[k]}
-                         for k in fed}, "gap": worst, "met": bool(met),
-            "measured": "; ".join(f"{k.split()[0]} federated {num(fed[k], 2)} vs centralized "
-                                  f"{num(cen.get(k), 2)} ({text(gaps[k])})" for k in fed)}
-
-
-def target_checks(quality: Mapping[str, Any], targets: Sequence[Any]) -> list[dict[str, Any]]:
-    """Each target on held-out seeds: the scenario's validation-chosen best model (in its
-    primary mode) against bounds, or against the same model centralized with its own
-    chosen settings."""
-    checks = []
-    for target in targets:
-        choice = quality["choices"].get(target.scenario)
-        if choice is None:
-            continue
-        best, primary = choice["best_model"], choice["primary_mode"]
-        row = chosen_row(quality, target.scenario, best, primary)
-        check: dict[str, Any] = {"target": target.text, "scenario": target.scenario,
-                                 "model": best, "mode": primary,
-                                 "strategy": row["strategy"] if row else None,
-                                 "settings": row["settings"] if row else None}
-        if row is None:
-            checks.append({**check, "met": False, "measured": "not measured"})
-            continue
-        if target.gap is None:
-            checks.append({**check, **_bound_check(row, target)})
-            continue
-        central = chosen_row(quality, target.scenario, best, "centralized")
-        if central is None:
-            checks.append({**check, "met": False, "measured": "no centralized run"})
-            continue
-        checks.append({**check, **_gap_check(row, central, target),
-                       "centralized_settings": central["settings"]})
-    return checks
 
 
 def _config(row: Mapping[str, Any]) -> str:
@@ -212,7 +50,7 @@ def headline_table(quality: Mapping[str, Any]) -> str:
     for scenario, choice in quality["choices"].items():
         best = choice["best_model"]
         row = chosen_row(quality, scenario, best, choice["primary_mode"])
-        if row is None or _rul().is_rul(choice):
+        if row is None or rul.is_rul(choice):
             continue
         central = (chosen_row(quality, scenario, best, "centralized")
                    if choice["primary_mode"] == "federated" else None)
@@ -223,7 +61,7 @@ def headline_table(quality: Mapping[str, Any]) -> str:
             f"| {scenario} | {best} {choice['primary_mode']} ({_config(row)}) | {_cell(row)} | "
             f"{_cell(row, 'pr_auc')} | {_cell(central)} | {_cell(local)} | {_cell(forest)} | "
             f"{_cell(boosted)} | {'; '.join(checks[scenario]) or '—'} |")
-    return "\n".join(lines) + "\n" + _rul().rul_headline_table(quality)
+    return "\n".join(lines) + "\n" + rul.rul_headline_table(quality)
 
 
 def results_table(quality: Mapping[str, Any]) -> str:
@@ -234,7 +72,7 @@ def results_table(quality: Mapping[str, Any]) -> str:
              "best model |", "|---" * 15 + "|"]
     for r in quality["aggregates"]:
         choice = quality["choices"].get(r["scenario"], {})
-        if _rul().is_rul(choice):
+        if rul.is_rul(choice):
             continue
         best = (r["model"] == choice.get("best_model")
                 and r["mode"] == choice.get("primary_mode"))
@@ -247,7 +85,7 @@ def results_table(quality: Mapping[str, Any]) -> str:
             f"{num(r['test_precision_mean'])} | {num(r['test_recall_mean'])} | "
             f"{num(r['test_threshold_mean'])} | {rounds} | {num(r['validation_f1_mean'])} | "
             f"{'**yes**' if best else ''} |")
-    return "\n".join(lines) + "\n" + _rul().rul_results_table(quality)
+    return "\n".join(lines) + "\n" + rul.rul_results_table(quality)
 
 
 def targets_table(quality: Mapping[str, Any]) -> str:
@@ -265,7 +103,7 @@ def choices_table(selection: Mapping[str, Any]) -> str:
     lines = ["| scenario | model | mode | chosen settings | chosen strategy | val F1 | "
              "val PR-AUC | best model |", "|---|---|---|---|---|---|---|---|"]
     for scenario, choice in selection["choices"].items():
-        if _rul().is_rul(choice):
+        if rul.is_rul(choice):
             continue
         for model, modes in choice["models"].items():
             for mode, pick in modes.items():
@@ -275,7 +113,7 @@ def choices_table(selection: Mapping[str, Any]) -> str:
                              f"{pick['strategy']} | {num(mean.get('f1'))} | "
                              f"{num(mean.get('pr_auc'))} | "
                              f"{'**yes**' if best else ''} |")
-    return "\n".join(lines) + "\n" + _rul().rul_choices_table(selection)
+    return "\n".join(lines) + "\n" + rul.rul_choices_table(selection)
 
 
 def selection_table(selection: Mapping[str, Any]) -> str:
@@ -284,7 +122,7 @@ def selection_table(selection: Mapping[str, Any]) -> str:
              "val PR-AUC | val ROC-AUC | best round per seed | chosen |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in selection["candidates"]:
-        if _rul().is_rul(selection["choices"].get(r["scenario"])):
+        if rul.is_rul(selection["choices"].get(r["scenario"])):
             continue
         mean = r["validation_mean"]
         rounds = (" / ".join(str(v.get("best_round")) for v in r["validation"])
@@ -295,7 +133,7 @@ def selection_table(selection: Mapping[str, Any]) -> str:
             f"{' / '.join(num(v.get('f1')) for v in r['validation'])} | "
             f"{num(mean.get('pr_auc'))} | "
             f"{num(mean.get('roc_auc'))} | {rounds} | {'**yes**' if r.get('chosen') else ''} |")
-    return "\n".join(lines) + "\n" + _rul().rul_selection_table(selection)
+    return "\n".join(lines) + "\n" + rul.rul_selection_table(selection)
 
 
 def _settings_text(model: str, s: Mapping[str, Any]) -> str:
@@ -376,7 +214,7 @@ def protocol_text(quality: Mapping[str, Any]) -> str:
 
 def _rul_rules(quality: Mapping[str, Any]) -> str:
     """The remaining-life scenarios' own rule (a regression is chosen by its errors)."""
-    rules = {c["rule"] for c in quality["choices"].values() if _rul().is_rul(c)}
+    rules = {c["rule"] for c in quality["choices"].values() if rul.is_rul(c)}
     if not rules:
         return ""
     return (" The remaining-life scenarios are chosen by their own rule ("

@@ -8,18 +8,13 @@ centralized and local-only side by side per subset, with the tree regressors bes
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from quality_report import chosen_row, find, mean_sd, num
+from quality_numbers import chosen_row, find, num
 
-__all__ = ["RUL_METRICS", "is_rul", "rul_choices_table", "rul_headline_table",
-           "rul_results_table", "rul_selection_table", "site_aggregates"]
-
-RUL_METRICS = ("rmse", "nasa_score", "mae", "within_10")
-"""Test metrics of a RUL row: RMSE (the headline), the asymmetric NASA score, MAE and the
-share of engines within +-10 cycles."""
+__all__ = ["is_rul", "rul_choices_table", "rul_headline_table", "rul_results_table",
+           "rul_selection_table"]
 ALL = "all"
 """The row of a scenario's pooled test engines (every subset together)."""
 
@@ -27,21 +22,6 @@ ALL = "all"
 def is_rul(choice: Mapping[str, Any] | None) -> bool:
     """Whether a scenario's choice (or declaration) is a remaining-life scenario."""
     return bool(choice) and choice.get("task") == "rul"
-
-
-def site_aggregates(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per test site: mean and sample SD over seeds of each RUL metric (``rmse_mean``, ...)."""
-    values: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
-    for record in records:
-        for site, metrics in record.get("per_site_test", {}).items():
-            for metric in RUL_METRICS:
-                values[site][metric].append(metrics.get(metric))
-    out: dict[str, dict[str, float]] = {}
-    for site, by_metric in sorted(values.items()):
-        out[site] = {}
-        for metric, seen in by_metric.items():
-            out[site][f"{metric}_mean"], out[site][f"{metric}_sd"] = mean_sd(seen)
-    return out
 
 
 def _cell(row: Mapping[str, Any] | None, site: str, metric: str, digits: int) -> str:
@@ -62,16 +42,13 @@ def _pair(row: Mapping[str, Any] | None, site: str) -> str:
     return f"{_cell(row, site, 'rmse', 2)} / {_cell(row, site, 'nasa_score', 0)}"
 
 
-def _sites(row: Mapping[str, Any]) -> list[str]:
-    sites = sorted(row.get("per_site_test", {}))
-    return sites if len(sites) == 1 else [*sites, ALL]
 
 
 def rul_headline_table(quality: Mapping[str, Any]) -> str:
     """One row per RUL scenario and test subset: the validation-chosen best model federated,
     centralized and local-only (each with its own chosen settings) and the tree regressors
-    on the same windows, as test RMSE / NASA score; then the targets. Empty without RUL
-    scenarios."""
+    on the same windows, as test RMSE / NASA score; then the targets on one line (the README
+    holds this table and has a length limit). Empty without RUL scenarios."""
     lines = ["| scenario | subset | best model (chosen on validation) | federated | "
              "centralized | local-only | random forest | gradient boosting |",
              "|---|---|---|---|---|---|---|---|"]
@@ -86,7 +63,7 @@ def rul_headline_table(quality: Mapping[str, Any]) -> str:
             continue
         forest = find(quality["aggregates"], scenario=scenario, model="random_forest")
         boosted = find(quality["aggregates"], scenario=scenario, model="gradient_boosting")
-        for site in _sites(primary):
+        for site in sorted(primary.get("per_site_test", {})):  # pooled: the results table
             lines.append(
                 f"| {scenario} | {site} | {best} ({primary['settings']}) | "
                 f"{_pair(rows['federated'], site)} | {_pair(rows['centralized'], site)} | "
@@ -94,11 +71,10 @@ def rul_headline_table(quality: Mapping[str, Any]) -> str:
                 f"{_pair(boosted, site)} |")
     if len(lines) == 2:
         return ""
-    checks = [f"- {c['target']}: {'met' if c['met'] else 'MISSED'} ({c['measured']})"
-              for c in quality["targets"] if is_rul(quality["choices"].get(c["scenario"]))]
-    return ("\nRemaining useful life (test RMSE / NASA score in cycles, each test engine's "
-            "last window against `RUL_FD00x.txt`, mean ± SD over seeds; lower is better):\n\n"
-            + "\n".join(lines) + "\n\n" + "\n".join(checks) + ("\n" if checks else ""))
+    checks = "; ".join(f"{c['target']}: {'met' if c['met'] else 'MISSED'} ({c['measured']})"
+                       for c in quality["targets"]
+                       if is_rul(quality["choices"].get(c["scenario"])))
+    return "\n" + "\n".join(lines) + f"\n\nRUL targets: {checks or '—'}.\n"
 
 
 def rul_results_table(quality: Mapping[str, Any]) -> str:
