@@ -12,12 +12,14 @@ held-out run can report it.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from functools import lru_cache
@@ -42,7 +44,7 @@ from networkfed.monitoring.files import atomic_write_text
 from provenance import package_files_loaded
 from quality_protocols import Experiment
 
-__all__ = ["run_all", "run_experiment", "write_atomic"]
+__all__ = ["command_line", "merged_parts", "run_all", "run_experiment", "write_atomic"]
 
 logger = logging.getLogger("quality")
 FOREST_TREES = 200
@@ -258,6 +260,41 @@ def run_all(experiments: list[Experiment], workers: int, imported: set[str] | No
         for index, future in enumerate(as_completed(futures), 1):
             collect(future.result(), index)
     return records, failures
+
+
+def command_line(description: str, argv: list[str] | None,
+                 add_own: Callable[[argparse.ArgumentParser], None]) -> argparse.Namespace:
+    """Both stages' arguments (``--quick``, ``--data-dir``, ``--workers``, ``--output``) plus
+    the stage's own (``add_own``), parsed; logging set up for a console run."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 rounds")
+    parser.add_argument("--data-dir", help="folder holding ai4i2020/ and cmapss/")
+    parser.add_argument("--workers", type=int, default=2, help="parallel processes")
+    add_own(parser)
+    parser.add_argument("--output", type=Path, help="result folder (default benchmarks/results)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("networkfed").setLevel(logging.ERROR)
+    return args
+
+
+def merged_parts(previous: dict[str, Any], document: dict[str, Any], names: set[str]
+                 ) -> dict[str, Any]:
+    """What any result file keeps when ``document`` (a run of the scenarios ``names``) is
+    merged into ``previous``: the others' failures, the summed runs and time, and ``parts``,
+    which run wrote what, at which commit and package source."""
+    def part(doc: dict[str, Any]) -> dict[str, Any]:
+        return {"created_at": doc["created_at"], "scenarios": sorted(doc["choices"]),
+                "runs": doc["runs"], "elapsed_seconds": doc["elapsed_seconds"],
+                "git_commit": doc["provenance"].get("git_commit"),
+                "source_hash": doc["provenance"].get("source_hash")}
+
+    return {"failures": [f for f in previous["failures"] if f["scenario"] not in names]
+            + document["failures"],
+            "runs": previous["runs"] + document["runs"],
+            "elapsed_seconds": round(previous["elapsed_seconds"]
+                                     + document["elapsed_seconds"], 1),
+            "parts": [*previous.get("parts", [part(previous)]), part(document)]}
 
 
 def write_atomic(path: Path, text: str) -> None:
