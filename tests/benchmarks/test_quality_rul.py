@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import math
 import sys
 from pathlib import Path
@@ -225,3 +226,28 @@ def test_aggregate_keeps_each_subsets_rmse_over_seeds() -> None:
     assert row["per_site_test"]["FD001"]["rmse_mean"] == pytest.approx(13.0)
     assert row["per_site_test"]["FD002"]["rmse_sd"] == pytest.approx(math.sqrt(2.0))
     assert row["test_rmse_mean"] == pytest.approx(15.0) and row["mean_predictor_rmse"] == 40.0
+
+
+# --- end to end -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_quick_rul_pipeline_runs_end_to_end_on_fd001(data_dir: Path, tmp_path: Path) -> None:
+    common = ["--quick", "--workers", "1", "--data-dir", str(data_dir), "--output",
+              str(tmp_path), "--only", "cmapss-fd001-rul"]
+
+    search.main([*common, "--models", "hybrid"])
+    quality.main([*common, "--selection", str(tmp_path / "quality_selection_quick.json")])
+    document = (tmp_path / "quality_quick.json").read_text()
+    markdown = (tmp_path / "QUALITY_quick.md").read_text()
+
+    result = json.loads(document)
+    assert {(r["model"], r["mode"]) for r in result["records"]} == {
+        ("hybrid", "centralized"), ("random_forest", "classical"),
+        ("gradient_boosting", "classical")}
+    assert all(r["test"]["num_examples"] == 100 and r["test"]["rmse"] > 0
+               for r in result["records"])
+    (target,) = result["targets"]
+    assert target["scenario"] == "cmapss-fd001-rul" and "rmse" in target["measured"]
+    assert "| cmapss-fd001-rul | FD001 | hybrid" in markdown and "RUL targets:" in markdown
+    assert "lowest mean validation rmse" in markdown
