@@ -138,11 +138,6 @@ class RunConfig(BaseModel):
             if self.dp == "sample":
                 raise ValueError("dp 'sample' (DP-SGD) trains with cross-entropy: a RUL run "
                                  "can use dp 'client' (update clipping is task-agnostic)")
-            if self.model is ModelType.XGBOOST:
-                # the hook for trees: reg:squarederror on the float RUL target (site.train.y),
-                # predictions in cycles as SplitPredictions; evaluation scores them as RUL
-                raise ValueError("model 'xgboost' has no RUL mode yet (reg:squarederror): use "
-                                 "cnn, lstm or hybrid with task = 'rul'")
             if self.engine == "flower":
                 raise ValueError("engine 'flower' does not carry a RUL run's target scale and "
                                  "loss to its clients yet: use engine 'inprocess' with "
