@@ -13,6 +13,7 @@ import pytest
 
 from engine_helpers import StopAfter
 from networkfed.api import run_federated
+from networkfed.cli.result_lines import result_lines
 from networkfed.data import DataConfig, load_federated_data
 from networkfed.federated.config import RunConfig
 from networkfed.serving.checkpoint import load_served_model
@@ -104,6 +105,9 @@ def test_the_run_folder_holds_rul_scores_baselines_and_the_rul_report(rul_run: P
     for name in ("rul_scatter", "rul_errors", "rul_rounds"):
         assert (rul_run / "plots" / f"{name}.png").is_file()
     assert "NASA score" in report and "RMSE of the mean" in report
+    lines = "\n".join(result_lines(summary))
+    assert f"predicting the training mean {summary['references']['overall']['train_mean']:.3f}" \
+        in lines
     assert 'class_weighting = "balanced"' in config  # what task = 'rul' accepts on resume
 
 
