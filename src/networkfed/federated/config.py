@@ -138,11 +138,6 @@ class RunConfig(BaseModel):
             if self.dp == "sample":
                 raise ValueError("dp 'sample' (DP-SGD) trains with cross-entropy: a RUL run "
                                  "can use dp 'client' (update clipping is task-agnostic)")
-            if self.model is ModelType.XGBOOST:
-                # the hook for trees: reg:squarederror on the float RUL target (site.train.y),
-                # predictions in cycles as SplitPredictions; evaluation scores them as RUL
-                raise ValueError("model 'xgboost' has no RUL mode yet (reg:squarederror): use "
-                                 "cnn, lstm or hybrid with task = 'rul'")
             if self.attack == "label-flip":
                 raise ValueError("attack 'label-flip' flips class labels: a RUL target has "
                                  "none (use sign-flip, gaussian, scaling, alie or ipm)")
