@@ -11,8 +11,10 @@ import torch
 from networkfed.data import load_federated_data
 from networkfed.data.config import DataConfig
 from networkfed.data.types import FederatedData
+from networkfed.federated.callbacks import Callback
 from networkfed.federated.config import RunConfig
 from networkfed.federated.local_training import ModelSpec
+from networkfed.federated.results import RoundResult
 
 TINY_ROWS = 400
 """Rows per synthetic site: about 200 training windows each, a round in well under a second."""
@@ -48,3 +50,15 @@ def accuracy_with(
     model.eval()
     with torch.no_grad():
         return float((model(x).argmax(1) == y).float().mean())
+
+
+class StopAfter(Callback):
+    """Ctrl-C in ``after_round`` of ``round_num``: that round's metrics are written, its
+    checkpoint is not (checkpoints come last), as when a user interrupts a run."""
+
+    def __init__(self, round_num: int) -> None:
+        self.round_num = round_num
+
+    def after_round(self, result: RoundResult, notes: Any) -> None:
+        if result.round_num == self.round_num:
+            raise KeyboardInterrupt

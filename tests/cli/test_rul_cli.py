@@ -88,8 +88,9 @@ def test_tune_ranks_rul_trials_by_validation_rmse(fleet_csv: Path, tmp_path: Pat
     assert result.exit_code == 0, result.output
     trials = pd.read_csv(study / "trials.csv")
 
-    # the score is minus the validation RMSE: negative, and the best trial has the highest
-    assert (trials["value"] < 0).all()
+    # the score is the validation RMSE itself: positive, and the best trial has the lowest
+    assert (trials["value"] > 0).all()
     best = json.loads((study / "best_hyperparameters.json").read_text())
-    chosen = trials.loc[trials["value"].idxmax()]
+    chosen = trials.loc[trials["value"].idxmin()]
+    assert best["best_value"] == pytest.approx(chosen["value"])
     assert best["hparams"]["learning_rate"] == pytest.approx(chosen["param.learning_rate"])

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from networkfed.data.windows import (
     gather_windows,
+    last_row_ends,
     last_window_ends,
     run_starts,
     truncated_window_ends,
@@ -89,3 +90,25 @@ def test_truncation_is_seeded() -> None:
     again = truncated_window_ends(starts, 5, 3, np.random.default_rng(7))
     other = truncated_window_ends(starts, 5, 3, np.random.default_rng(8))
     assert first.tolist() == again.tolist() != other.tolist()
+
+
+def test_last_row_ends_keep_runs_shorter_than_the_window() -> None:
+    starts = run_starts(np.array([0, 0, 1, 1, 1, 1, 2]))
+
+    assert last_row_ends(starts).tolist() == [1, 5, 6]
+    assert last_window_ends(starts, 3).tolist() == [5]  # only the run with a full window
+
+
+def test_a_short_runs_window_repeats_its_first_row_backwards() -> None:
+    # Prepare: run 0 has rows 0-1, run 1 rows 2-5; rows hold their own index
+    values = np.arange(6, dtype=np.float32)[:, None] * np.array([[1.0, 10.0]], np.float32)
+    starts = run_starts(np.array([0, 0, 1, 1, 1, 1]))
+
+    # Execute
+    windows = gather_windows(values, np.array([1, 5]), 4, starts)
+
+    # Assert: [0, 0, 0, 1] (padded, never row -1 or another run's row), then [2, 3, 4, 5]
+    assert windows[:, :, 0].tolist() == [[0, 0, 0, 1], [2, 3, 4, 5]]
+    assert windows.dtype == np.float32 and windows.flags.c_contiguous
+    np.testing.assert_array_equal(gather_windows(values, np.array([5]), 4, starts),
+                                  gather_windows(values, np.array([5]), 4))

@@ -176,3 +176,21 @@ def test_critical_findings_come_first_and_serialise() -> None:
     found = find_problems(_facts(final={**GOOD, "f1": 0.1, "threshold": 0.995}))
     assert [f.code for f in found] == ["no_better_than_chance", "degenerate_threshold"]
     assert set(found[0].to_dict()) == {"code", "severity", "message", "causes", "remedies"}
+
+
+def test_a_rul_model_no_better_than_the_training_mean_is_flagged() -> None:
+    # Prepare: site b's RMSE equals predicting the mean; overall and site a are below it
+    reference = {"train_mean": 60.0, "mean_rmse": 40.0, "cap_rmse": 70.0}
+    facts = RunFacts(
+        final={"rmse": 20.0}, per_site={"a": {"rmse": 10.0}, "b": {"rmse": 40.0}},
+        references={"overall": reference, "per_site": {"a": reference, "b": reference}},
+        best_round=2, rounds_completed=3)
+
+    # Execute
+    found = find_problems(facts)
+
+    # Assert
+    assert [f.code for f in found] == ["no_better_than_chance"]
+    assert "at b" in found[0].message and "RMSE 40.00 >= 40.00" in found[0].message
+    assert "same remaining life for every engine" in found[0].message
+    assert chance_reasons({"rmse": 39.9}, reference) == []

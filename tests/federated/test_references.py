@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from networkfed.federated.metrics import classification_metrics
-from networkfed.federated.references import references_of, trivial_references
+from networkfed.federated.references import references_of, rul_references, trivial_references
 
 
 def test_references_of_ten_failures_in_two_hundred_windows() -> None:
@@ -51,3 +51,31 @@ def test_references_of_an_evaluation_per_site_and_overall() -> None:
     assert found["overall"]["failure_rate"] == pytest.approx(13 / 400)
     assert found["per_site"]["a"]["f1"] == pytest.approx(0.2 / 1.1)
     assert found["per_site"]["b"]["pr_auc"] == pytest.approx(0.01)
+
+
+def test_rul_references_score_the_training_mean_and_the_cap_as_hand_computed() -> None:
+    # Prepare: site a's engines have 10 and 40 cycles left, site b's one 100; mean 50, cap 125
+    targets = {"a": np.array([10.0, 40.0]), "b": np.array([100.0])}
+
+    # Execute
+    found = rul_references(targets, train_mean=50.0, cap=125.0)
+
+    # Assert: d = predicted - true; early (d > 0 is late) per the NASA score
+    site_a = found["per_site"]["a"]
+    assert site_a["mean_rmse"] == pytest.approx(math.sqrt((40**2 + 10**2) / 2))
+    assert site_a["mean_nasa_score"] == pytest.approx(math.expm1(4.0) + math.expm1(1.0))
+    assert site_a["cap_rmse"] == pytest.approx(math.sqrt((115**2 + 85**2) / 2))
+    overall = found["overall"]
+    assert overall["mean_rmse"] == pytest.approx(math.sqrt((40**2 + 10**2 + 50**2) / 3))
+    assert overall["mean_nasa_score"] == pytest.approx(
+        math.expm1(4.0) + math.expm1(1.0) + math.expm1(50 / 13))
+    assert overall["cap_nasa_score"] == pytest.approx(
+        math.expm1(11.5) + math.expm1(8.5) + math.expm1(2.5))
+    assert (overall["train_mean"], overall["cap"]) == (50.0, 125.0)
+
+
+def test_rul_references_without_windows_are_nan() -> None:
+    found = rul_references({"a": np.empty(0)}, train_mean=50.0, cap=125.0)
+
+    assert math.isnan(found["overall"]["mean_rmse"]) and math.isnan(
+        found["per_site"]["a"]["cap_nasa_score"])

@@ -12,10 +12,8 @@ from typing import Any
 import pytest
 import torch
 
-from engine_helpers import metric_values, tiny_config, tiny_data
+from engine_helpers import StopAfter, metric_values, tiny_config, tiny_data
 from networkfed.api import run_federated
-from networkfed.federated.callbacks import Callback
-from networkfed.federated.results import RoundResult
 from networkfed.trees.checkpoint import read_round, tree_rounds
 
 
@@ -63,21 +61,12 @@ def test_bagging_grows_by_sites_times_local_rounds_and_cyclic_by_local_rounds(
     assert trained == tiny_data().site_ids  # one site a round, in turn
 
 
-class _StopAfter(Callback):
-    def __init__(self, round_num: int) -> None:
-        self.round_num = round_num
-
-    def after_round(self, result: RoundResult, notes: Any) -> None:
-        if result.round_num == self.round_num:
-            raise KeyboardInterrupt
-
-
 def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(tmp_path: Path) -> None:
     # Prepare: a whole run, and one stopped after round 1 was saved
     config = _config(rounds=4, baselines=True)
     run_federated(config, tiny_data(), run_dir=tmp_path / "whole")
     with pytest.raises(KeyboardInterrupt):
-        run_federated(config, tiny_data(), run_dir=tmp_path / "cut", callbacks=[_StopAfter(2)])
+        run_federated(config, tiny_data(), run_dir=tmp_path / "cut", callbacks=[StopAfter(2)])
 
     # Execute
     run_federated(config, tiny_data(), run_dir=tmp_path / "cut", resume=True)

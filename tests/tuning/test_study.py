@@ -11,7 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 from networkfed.core.errors import ConfigError, TrainingError
-from networkfed.data import load_federated_data
+from networkfed.data import DataConfig, load_federated_data
 from networkfed.federated.evaluation import Evaluation
 from networkfed.federated.results import RoundResult
 from networkfed.models import ModelFactory, split_overrides
@@ -24,13 +24,16 @@ from networkfed.tuning.outputs import (
     write_best_hyperparameters,
     write_plots,
 )
+from networkfed.tuning.score import RMSE_SCORE
 from networkfed.tuning.study import (
     MAX_FAILURES_IN_A_ROW,
+    STUDY_NAME,
     StudySettings,
     finished_trials,
     interrupted_trials,
     open_study,
     run_study,
+    storage_url,
 )
 from tiny_runs import tiny_data
 
@@ -182,3 +185,26 @@ def test_importance_plot_needs_scores_that_differ(tmp_path: Path) -> None:
     assert plots[HISTORY_PLOT] == tmp_path / HISTORY_PLOT
     assert "same score" in str(plots[IMPORTANCE_PLOT])
     assert not (tmp_path / IMPORTANCE_PLOT).exists()
+
+
+def test_a_rul_study_minimises_the_validation_rmse_and_refuses_an_old_maximising_folder(
+    tmp_path: Path,
+) -> None:
+    # Prepare: RUL settings, and a folder whose study maximises (as older versions made them)
+    settings = StudySettings(model="lstm", data=DataConfig(dataset="cmapss", task="rul"))
+    old = tmp_path / "old"
+    old.mkdir()
+    optuna.create_study(storage=storage_url(old), study_name=STUDY_NAME, direction="maximize")
+    trial = optuna.create_study(direction="minimize").ask()
+    pruning = ValidationPruning(trial, RMSE_SCORE)
+
+    # Execute
+    study = open_study(tmp_path / "new", settings)
+    pruning.after_round(RoundResult(1, Evaluation(math.nan, {}, {"rmse": 9.0},
+                                                  {"rmse": 12.5})), {})
+
+    # Assert: the RMSE itself is the score, minimised; the old folder is refused in one line
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert pruning.last_value == pytest.approx(12.5)
+    with pytest.raises(ConfigError, match=r"a new folder .*maximize"):
+        open_study(old, settings)

@@ -48,11 +48,16 @@ def _rul_lines(summary: Mapping[str, Any]) -> list[str]:
         return f"RMSE {_n(m.get('rmse'))} (NASA score {_n(m.get('nasa_score'))})"
 
     final = summary.get("final") or {}
+    ref = (summary.get("references") or {}).get("overall") or {}
     lines = [
         f"[bold]Result[/] (round {summary.get('rounds_completed', '?')}; best round by "
         f"validation RMSE: {summary.get('best_round', '?')})",
         f"  overall    {scores(final)}  MAE {_n(final.get('mae'))}  within ±10 "
         f"{_n(final.get('within_10'))}",
+        f"  trivial    predicting the training mean {_n(ref.get('train_mean'))}: RMSE "
+        f"{_n(ref.get('mean_rmse'))} (NASA score {_n(ref.get('mean_nasa_score'))}); the cap "
+        f"{_n(ref.get('cap'))}: RMSE {_n(ref.get('cap_rmse'))} (NASA score "
+        f"{_n(ref.get('cap_nasa_score'))})",
     ]
     sites = [f"{escape(site)} {scores(m)}" for site, m in (summary.get("per_site") or {}).items()]
     if sites:

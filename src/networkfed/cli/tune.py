@@ -48,10 +48,11 @@ def _settings(**options: Any) -> Any:
 
 
 def _trials_table(study: Any) -> Table:
-    from networkfed.tuning.outputs import top_trials
+    from networkfed.tuning.outputs import score_of, top_trials
 
-    table = Table(title="best trials (validation F1, final round)", title_justify="left")
-    for column in ("trial", "val F1", "seconds", "hyperparameters"):
+    score = score_of(study)
+    table = Table(title=f"best trials ({score.label}, final round)", title_justify="left")
+    for column in ("trial", score.short, "seconds", "hyperparameters"):
         table.add_column(column, justify="left" if column == "hyperparameters" else "right")
     for trial in top_trials(study):
         seconds = trial.duration.total_seconds() if trial.duration else math.nan
@@ -148,8 +149,9 @@ def tune_command(
         None, "--strategy", help="Strategy whose options are tuned [default: fedavg; xgboost: "
         "xgb-bagging]."),
     pruning: bool = typer.Option(
-        True, "--pruning/--no-pruning", help="Stop trials whose validation F1 is below median."
-    ),
+        True, "--pruning/--no-pruning",
+        help="Stop trials whose validation score (F1; RMSE with --task rul) is worse than the "
+        "median."),
     min_fit_clients: int = typer.Option(3, "--min-fit-clients", min=1, help="Sites per round."),
     partition: str | None = typer.Option(None, "--partition", help="natural, iid, dirichlet..."),
     num_sites: int | None = typer.Option(None, "--num-sites", help="Number of sites."),
@@ -186,7 +188,7 @@ def tune_command(
     """Tune a model's hyperparameters and its strategy's options with Optuna.
 
     Run the same command again to continue a study (finished trials count toward --trials).
-    With --task rul trials are ranked by validation RMSE (the score is minus the RMSE).
+    With --task rul trials are ranked by validation RMSE in cycles (the study minimises it).
     """
     import optuna
 
@@ -215,6 +217,9 @@ def tune_command(
         },
     )
     show_warnings()
+    from networkfed.tuning.score import study_score
+
+    score = study_score(settings.data.task)
     study_dir = study_dir or Path("studies") / f"{settings.model.value}-{settings.data.dataset}"
     if mlflow is not None:
         prepare_tracking(mlflow)
@@ -227,7 +232,8 @@ def tune_command(
             progress.update(task, completed=min(finished, trials))
 
         def on_trial(event: Any) -> None:
-            best = "" if event.best_value is None else f"best val F1 {event.best_value:.4f}"
+            best = ("" if event.best_value is None
+                    else f"best {score.short} {event.best_value:.4f}")
             progress.update(task, completed=min(event.finished, trials), best=best)
 
         try:

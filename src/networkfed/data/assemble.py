@@ -26,6 +26,7 @@ from networkfed.data.standardize import SufficientStats, combine, site_statistic
 from networkfed.data.types import FederatedData, PreprocessingSpec, SiteData, SplitTensors
 from networkfed.data.windows import (
     gather_windows,
+    last_row_ends,
     last_window_ends,
     run_starts,
     truncated_window_ends,
@@ -53,9 +54,10 @@ def _row_scaling(
 
 
 def _split_tensors(
-    values: np.ndarray, labels: np.ndarray, machines: np.ndarray, ends: np.ndarray, length: int
+    values: np.ndarray, labels: np.ndarray, machines: np.ndarray, ends: np.ndarray, length: int,
+    starts: np.ndarray,
 ) -> SplitTensors:
-    x = gather_windows(values, ends, length)
+    x = gather_windows(values, ends, length, starts)
     return SplitTensors(
         x=torch.from_numpy(x),
         # a regression target (remaining life) stays a float; class labels are int64
@@ -66,10 +68,17 @@ def _split_tensors(
 
 
 def split_window_ends(
-    starts: np.ndarray, split: np.ndarray, table: SourceTable, config: DataConfig, seed: int
+    starts: np.ndarray, split: np.ndarray, table: SourceTable, config: DataConfig, seed: int,
+    pad_short: bool = False,
 ) -> dict[int, np.ndarray]:
     """Window ends per split code: all windows, except the test split's last windows (C-MAPSS)
-    and, with ``val_truncations``, validation windows of truncated machines."""
+    and, with ``val_truncations``, validation windows of truncated machines.
+
+    ``pad_short``: a test machine shorter than the window is scored too, at its last row (the
+    caller pads its window: :func:`~networkfed.data.windows.gather_windows` with ``starts``),
+    as the C-MAPSS literature scores every test engine; without it such machines are left
+    out, with a warning.
+    """
     length = config.sequence_length
     ends = window_ends(starts, length)
     pools = {code: ends for code in range(len(SPLIT_NAMES))}
@@ -78,15 +87,16 @@ def split_window_ends(
             logger.warning("val_truncations applies to %s only when its test split is scored "
                            "at last windows; all validation windows are kept", config.dataset)
         return pools
-    pools[TEST] = last_window_ends(starts, length)
+    full = last_window_ends(starts, length)
     is_test = split == TEST
-    dropped = np.unique(starts[is_test]).size - int(is_test[pools[TEST]].sum())
-    if dropped:
-        logger.warning(
-            "%d test machines have fewer than sequence_length=%d rows and are not evaluated",
-            dropped,
-            length,
-        )
+    short = np.unique(starts[is_test]).size - int(is_test[full].sum())
+    pools[TEST] = last_row_ends(starts) if pad_short else full
+    if short and pad_short:
+        logger.info("%d test machines have fewer than sequence_length=%d rows: their window "
+                    "repeats their first row backwards (padded)", short, length)
+    elif short:
+        logger.warning("%d test machines have fewer than sequence_length=%d rows and are not "
+                       "evaluated", short, length)
     if config.val_truncations is not None:
         rng = np.random.default_rng([seed, VAL])
         pools[VAL] = truncated_window_ends(starts, length, config.val_truncations, rng)
@@ -158,9 +168,10 @@ def _site_data(
     ends: dict[str, np.ndarray],
     length: int,
     meta: dict[str, Any],
+    starts: np.ndarray,
 ) -> SiteData:
     tensors = {
-        name: _split_tensors(values, table.labels, table.machines, e, length)
+        name: _split_tensors(values, table.labels, table.machines, e, length, starts)
         for name, e in ends.items()
     }
     return SiteData(site_id, tensors["train"], tensors["val"], tensors["test"], meta)
@@ -214,7 +225,7 @@ def build_federated_data(
     length = config.sequence_length
     machine_codes, _ = pd.factorize(pd.Series(table.machines), sort=False)
     starts = run_starts(sites, split, machine_codes)
-    pools = split_window_ends(starts, split, table, config, seed)
+    pools = split_window_ends(starts, split, table, config, seed, pad_short=True)
     site_data = {}
     for code, site_id in enumerate(site_ids):
         ends = {}
@@ -224,7 +235,7 @@ def build_federated_data(
             in_split = (sites == code) & (split == split_code)
             _check_windows(site_id, name, ends[name].size, in_split, starts, table, length)
         meta = _site_metadata(table, np.flatnonzero(sites == code), split, ends)
-        site_data[site_id] = _site_data(site_id, values, table, ends, length, meta)
+        site_data[site_id] = _site_data(site_id, values, table, ends, length, meta, starts)
     regression = config.task == "rul"
     if not regression:
         _warn_sites_without_failures(site_data)

@@ -138,15 +138,11 @@ class RunConfig(BaseModel):
             if self.dp == "sample":
                 raise ValueError("dp 'sample' (DP-SGD) trains with cross-entropy: a RUL run "
                                  "can use dp 'client' (update clipping is task-agnostic)")
-            if self.model is ModelType.XGBOOST:
-                # the hook for trees: reg:squarederror on the float RUL target (site.train.y),
-                # predictions in cycles as SplitPredictions; evaluation scores them as RUL
-                raise ValueError("model 'xgboost' has no RUL mode yet (reg:squarederror): use "
-                                 "cnn, lstm or hybrid with task = 'rul'")
-            if self.engine == "flower":
+            if self.engine == "flower" and self.model is not ModelType.XGBOOST:
+                # trees need neither: the objective travels in each boosting message's params
                 raise ValueError("engine 'flower' does not carry a RUL run's target scale and "
                                  "loss to its clients yet: use engine 'inprocess' with "
-                                 "task = 'rul'")
+                                 "task = 'rul' (or model 'xgboost')")
             if self.attack == "label-flip":
                 raise ValueError("attack 'label-flip' flips class labels: a RUL target has "
                                  "none (use sign-flip, gaussian, scaling, alie or ipm)")

@@ -23,7 +23,7 @@ from networkfed.federated.callbacks import Callback, CallbackList, History
 from networkfed.federated.config import RunConfig
 from networkfed.federated.evaluation import Evaluation, SplitPredictions, evaluate_predictions
 from networkfed.federated.execution import Chain, SiteRunner, Task
-from networkfed.federated.health import health_check
+from networkfed.federated.health import finished_run
 from networkfed.federated.local_training import (
     FitInstructions,
     ModelSpec,
@@ -361,24 +361,11 @@ class InProcessEngine:
         if last is None:  # resumed after the last round: only the baselines were left
             last = RoundResult(self.completed_round,
                                self._evaluate(self.model.get_parameters(), personal=True))
-        # The health check: trivial references and findings (the same for every engine).
-        references, findings = health_check(
-            self.config, self.data, last.evaluation, best_round=self.history.best_round,
-            rounds_completed=self.completed_round, history=self.history.rounds,
-            local=baselines.local,
-        )
-        return RunResult(
-            status="complete",
-            rounds_completed=self.completed_round,
-            best_round=self.history.best_round,
-            last=last,
-            history=list(self.history.rounds),
-            baselines=baselines,
-            monitor=dict(self.notes.get("monitor", {"status": "no_data"})),
+        return finished_run(
+            self.config, self.data, last, baselines, history=self.history,
+            rounds_completed=self.completed_round, stopped=stopped,
             elapsed_seconds=self.elapsed_seconds,
-            stopped_early=stopped,
-            references=references,
-            findings=findings,
+            monitor=dict(self.notes.get("monitor", {"status": "no_data"})),
             attack=self.adversary.describe() if self.adversary is not None else {},
             privacy=self.strategy.privacy_spent(),
         )

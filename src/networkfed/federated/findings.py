@@ -78,7 +78,14 @@ def find_problems(facts: RunFacts) -> list[Finding]:
 
 
 def chance_reasons(metrics: Mapping[str, Any], reference: Mapping[str, Any]) -> list[str]:
-    """Why ``metrics`` are no better than chance against ``reference`` (empty: they are)."""
+    """Why ``metrics`` are no better than chance against ``reference`` (empty: they are);
+    a RUL model (``rmse`` in ``metrics``) against predicting the training mean."""
+    if "rmse" in metrics:
+        rmse, mean_rmse = _num(metrics.get("rmse")), _num(reference.get("mean_rmse"))
+        if rmse >= mean_rmse:
+            return [f"RMSE {rmse:.2f} >= {mean_rmse:.2f} of predicting the training mean "
+                    f"{_num(reference.get('train_mean')):.1f} cycles"]
+        return []
     roc, pr, f1 = (_num(metrics.get(k)) for k in ("roc_auc", "pr_auc", "f1"))
     rate, always = _num(reference.get("failure_rate")), _num(reference.get("f1"))
     reasons = []
@@ -106,8 +113,10 @@ def _no_better_than_chance(facts: RunFacts) -> list[Finding]:
     final = [place for place in bad if not place.startswith("best round")]
     model = "final model" if final else "best round's model"
     scope = "overall" if "overall" in bad or not final else "at " + ", ".join(final)
-    message = (f"The {model} is no better than chance {scope} ({where}): raising an alarm "
-               "on every window, or a random score, does as well. Do not use it as it is.")
+    trivial = ("predicting the same remaining life for every engine" if "rmse" in facts.final
+               else "raising an alarm on every window, or a random score,")
+    message = (f"The {model} is no better than chance {scope} ({where}): {trivial} does as "
+               "well. Do not use it as it is.")
     return [Finding("no_better_than_chance", "critical", message,
                     _causes(facts, [p for p in final if p != "overall"]), _remedies(facts))]
 
@@ -123,8 +132,9 @@ def _best_round_test(facts: RunFacts) -> Mapping[str, Any] | None:
 def _best_round_zero(facts: RunFacts) -> list[Finding]:
     if facts.best_round != 0 or facts.rounds_completed < 1:
         return []
+    metric = "RMSE" if "rmse" in facts.final else "PR-AUC"
     message = ("The best round is round 0, the untrained initial model: no round of training "
-               "improved the validation PR-AUC.")
+               f"improved the validation {metric}.")
     return [Finding("best_round_is_zero", "critical", message, _causes(facts),
                     _remedies(facts))]
 

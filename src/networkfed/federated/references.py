@@ -10,6 +10,12 @@ not zero: with a failure rate ``p``,
 
 They depend only on the labels' counts, so they are computed from the ``num_examples`` and
 ``positives`` every evaluation already carries, per site and overall.
+
+A remaining-life (RUL) run has no classes: its references are the two constants a planner
+could use without any model, scored like the model (RMSE and NASA score on the same test
+windows): the *training mean* (the fleet's mean capped remaining life over every site's
+training windows; a site shares only its count and sum) and the *cap* (assume every engine is
+healthy). A RUL model is only worth something well below both.
 """
 
 from __future__ import annotations
@@ -18,11 +24,19 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REFERENCE_KEYS", "references_of", "trivial_references"]
+import numpy as np
+
+from networkfed.federated.regression import regression_metrics
+
+__all__ = ["REFERENCE_KEYS", "RUL_REFERENCE_KEYS", "references_of", "rul_references",
+           "trivial_references"]
 
 REFERENCE_KEYS = ("failure_rate", "f1", "pr_auc", "roc_auc")
 """``f1`` is the always-alarm F1; ``pr_auc`` equals ``failure_rate``; ``roc_auc`` is 0.5."""
 CHANCE_ROC_AUC = 0.5
+RUL_REFERENCE_KEYS = ("train_mean", "mean_rmse", "mean_nasa_score", "cap", "cap_rmse",
+                      "cap_nasa_score")
+"""A RUL run's references: each constant and its RMSE and NASA score on the test windows."""
 
 
 def trivial_references(positives: Any, num_examples: Any) -> dict[str, float]:
@@ -54,3 +68,28 @@ def _number(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
+
+
+def constant_scores(true: Any, train_mean: float, cap: float) -> dict[str, float]:
+    """The RMSE and NASA score of predicting ``train_mean``, and of predicting ``cap``, for
+    every window of ``true`` (remaining life; NaN scores without windows)."""
+    y = np.asarray(true, dtype=np.float64).reshape(-1)
+    mean = regression_metrics(y, np.full(y.shape, train_mean))
+    capped = regression_metrics(y, np.full(y.shape, cap))
+    return {"train_mean": float(train_mean), "mean_rmse": mean["rmse"],
+            "mean_nasa_score": mean["nasa_score"], "cap": float(cap),
+            "cap_rmse": capped["rmse"], "cap_nasa_score": capped["nasa_score"]}
+
+
+def rul_references(
+    test_targets: Mapping[str, Any], train_mean: float, cap: float
+) -> dict[str, Any]:
+    """``{"overall": {...}, "per_site": {site: {...}}}`` of a RUL run from every site's test
+    targets (overall: all sites' windows pooled, as the run's own overall scores)."""
+    pooled = [np.asarray(t, dtype=np.float64).reshape(-1) for t in test_targets.values()]
+    every = np.concatenate(pooled) if pooled else np.empty(0)
+    return {
+        "overall": constant_scores(every, train_mean, cap),
+        "per_site": {site: constant_scores(t, train_mean, cap)
+                     for site, t in test_targets.items()},
+    }

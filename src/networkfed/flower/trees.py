@@ -134,7 +134,8 @@ def tree_reply(content: RecordDict, node_config: Mapping[str, Any]) -> RecordDic
         for split, part in (("train", site.train), ("val", site.val), ("test", site.test))
     }
     if config[TREE] == "predict":
-        return predictions_content(predict_rows(load_booster(model, {"nthread": 1}), rows))
+        return predictions_content(predict_rows(load_booster(model, {"nthread": 1}), rows,
+                                                regression=site.test.y.is_floating_point()))
     x, y = rows["train"]
     whole, new, loss = boost(model, json.loads(str(config["params"])), x, y,
                              int(config["rounds"]))  # type: ignore[call-overload]

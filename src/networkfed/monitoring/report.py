@@ -85,6 +85,7 @@ def render_rul_report(run: RunRecord, figures: dict[str, Path]) -> str:
                      for name, path in figures.items())
     body = "".join([
         report_rul.report_scores(run),
+        report_rul.report_references(run),
         section("Figures", images, "figures"),
         report_context.monitor(run),
         report_context.configuration(run),

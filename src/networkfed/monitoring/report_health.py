@@ -16,7 +16,7 @@ from networkfed.monitoring.html import esc, fmt, note, pct, section, table
 from networkfed.monitoring.report_data import as_float
 from networkfed.monitoring.run_folder import OVERALL, RunRecord
 
-__all__ = ["health"]
+__all__ = ["findings_list", "health"]
 
 Counts = Mapping[str, tuple[int, int | None]]
 
@@ -24,10 +24,12 @@ Counts = Mapping[str, tuple[int, int | None]]
 def health(run: RunRecord, counts: Counts) -> str:
     """Findings (or that there are none), then the references table."""
     return section("Health check: findings and trivial references",
-                   _findings(run.summary.get("findings")) + _references(run, counts), "health")
+                   findings_list(run.summary.get("findings")) + _references(run, counts),
+                   "health")
 
 
-def _findings(found: Any) -> str:
+def findings_list(found: Any) -> str:
+    """The findings of ``summary.json`` as HTML (a note when there are none)."""
     if not isinstance(found, list):
         return note("summary.json records no health check (a run folder from an older version).")
     if not found:

@@ -21,9 +21,10 @@ from matplotlib.ticker import MaxNLocator
 from networkfed.monitoring.files import atomic_path
 from networkfed.monitoring.html import fmt, note, section, table
 from networkfed.monitoring.plots import DPI, MODE_COLORS, MODE_LABELS
+from networkfed.monitoring.report_health import findings_list
 from networkfed.monitoring.run_folder import OVERALL, RunRecord
 
-__all__ = ["FIGURE_TEXT", "is_rul_run", "make_rul_plots", "report_scores"]
+__all__ = ["FIGURE_TEXT", "is_rul_run", "make_rul_plots", "report_references", "report_scores"]
 
 FIGURE_TEXT = {
     "rul_scatter": "Predicted against true remaining life of every test window of the final "
@@ -141,3 +142,28 @@ def report_scores(run: RunRecord) -> str:
         "scores each official test engine's last window against RUL_FD00x.txt.")
     body = intro + table(["Model", "Site", *SCORES.values()], rows, numeric_from=2)
     return section("Remaining useful life", body, "rul")
+
+
+def report_references(run: RunRecord) -> str:
+    """The health check of a RUL run: its findings, then the model's RMSE and NASA score next
+    to those of the two constants a planner needs no model for (the training mean, the cap;
+    :func:`networkfed.federated.references.rul_references`), per site and overall."""
+    saved = run.summary.get("references") or {}
+    final = {**(run.summary.get("per_site") or {}), OVERALL: run.summary.get("final") or {}}
+    rows = []
+    for site, metrics in final.items():
+        ref = saved.get("overall") if site == OVERALL else (saved.get("per_site") or {}).get(site)
+        ref = ref if isinstance(ref, dict) else {}
+        rows.append([site, fmt(metrics.get("rmse")), fmt(ref.get("mean_rmse")),
+                     fmt(ref.get("cap_rmse")), fmt(metrics.get("nasa_score")),
+                     fmt(ref.get("mean_nasa_score")), fmt(ref.get("cap_nasa_score"))])
+    overall = saved.get("overall") if isinstance(saved.get("overall"), dict) else {}
+    headers = ["Site", "RMSE", "RMSE of the mean", "RMSE of the cap", "NASA score",
+               "NASA of the mean", "NASA of the cap"]
+    text = note(
+        "A model that knows nothing predicts one number for every engine: the training "
+        f"windows' mean remaining life ({fmt(overall.get('train_mean'))} cycles) or the cap "
+        f"({fmt(overall.get('cap'))}). The model is worth using only well below both.")
+    body = findings_list(run.summary.get("findings")) + table(
+        headers, rows, highlight=[len(rows) - 1], numeric_from=1) + text
+    return section("Health check: findings and trivial references", body, "health")

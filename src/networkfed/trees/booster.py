@@ -52,7 +52,8 @@ def boost(
     and left as it is) on ``(x, y)``.
 
     Returns the whole new booster, only the new trees (what a bagging site sends) and the
-    mean log-loss of the whole booster on these rows after boosting.
+    training loss of the whole booster on these rows after boosting: the mean log-loss, or
+    the mean squared error (cycles squared) under a regression objective (a RUL run).
     """
     lib = xgb()
     data = lib.DMatrix(x, label=y, nthread=1)
@@ -66,7 +67,7 @@ def boost(
         booster.update(data, iteration)
     end = booster.num_boosted_rounds()
     new = booster[start:end] if end > start else booster[0:0]
-    loss = _log_loss(y, booster.predict(data)) if len(y) else float("nan")
+    loss = _train_loss(params, y, booster.predict(data)) if len(y) else float("nan")
     return bytes(booster.save_raw("json")), bytes(new.save_raw("json")), loss
 
 
@@ -93,8 +94,9 @@ def append_trees(model: bytes, *new: bytes) -> bytes:
 
 
 def predict_probability(model: bytes | Any, x: np.ndarray) -> np.ndarray:
-    """Failure probabilities ``(n,)`` as ``float64``, on one thread; ``model`` is JSON bytes
-    or a loaded booster (parsing a large booster's JSON once per evaluation, not per split)."""
+    """Failure probabilities ``(n,)`` as ``float64`` (remaining life in cycles for a RUL
+    booster), on one thread; ``model`` is JSON bytes or a loaded booster (parsing a large
+    booster's JSON once per evaluation, not per split)."""
     if len(x) == 0:
         return np.empty(0)
     lib = xgb()
@@ -106,6 +108,12 @@ def tree_count(model: bytes) -> int:
     """Trees in a booster's JSON."""
     parsed = json.loads(model)
     return int(parsed["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_trees"])
+
+
+def _train_loss(params: dict[str, Any], y: np.ndarray, p: np.ndarray) -> float:
+    if str(params.get("objective", "")).startswith("reg:"):
+        return float(np.mean((p.astype(np.float64) - y) ** 2))
+    return _log_loss(y, p)
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:

@@ -50,8 +50,9 @@ def check_tree_settings(config: RunConfig) -> dict[str, str | int]:
     for name, given, why in refused:
         if given:
             raise ValueError(f"{name} does not apply to model 'xgboost': {why}")
+    # a RUL target has no classes: its run keeps the value the task check accepts
     weighting = (config.class_weighting if "class_weighting" in config.model_fields_set
-                 else TREE_CLASS_WEIGHTING)
+                 or config.data.task == "rul" else TREE_CLASS_WEIGHTING)
     given = config.model_fields_set
     return {"strategy": strategy, "class_weighting": weighting,
             "local_epochs": config.local_epochs if "local_epochs" in given else TREE_LOCAL_ROUNDS}

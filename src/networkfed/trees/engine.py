@@ -23,7 +23,7 @@ from networkfed.data.types import FederatedData
 from networkfed.federated.callbacks import Callback, CallbackList, History
 from networkfed.federated.config import RunConfig
 from networkfed.federated.evaluation import Evaluation, SplitPredictions, evaluate_predictions
-from networkfed.federated.health import health_check
+from networkfed.federated.health import finished_run
 from networkfed.federated.results import BaselineResults, RoundResult, RunResult
 from networkfed.federated.sampling import sample_sites, simulate_dropouts
 from networkfed.federated.types import SiteUpdate
@@ -38,7 +38,8 @@ __all__ = ["TreeEngine", "site_rows"]
 
 
 def site_rows(data: FederatedData) -> dict[str, SiteRows]:
-    """Every site's splits as tree features (computed once: trees never see tensors)."""
+    """Every site's splits as tree features (computed once: trees never see tensors); labels
+    as float32, XGBoost's label type (class labels, or remaining life in a RUL run)."""
     return {
         site_id: {
             split: (tree_features(part.x), part.y.numpy().astype(np.float32))
@@ -74,10 +75,13 @@ class TreeEngine:
     ) -> None:
         self.config, self.data, self.hparams = config, data, dict(hparams)
         self.rows = site_rows(data)
-        self.sites: TreeSites = sites if sites is not None else LocalSites(self.rows)
+        self.rul_cap = _rul_cap(config, data)
+        """The target cap of a RUL run (``reg:squarederror``); ``None``: failure classifier."""
+        self.regression = self.rul_cap is not None
+        self.sites: TreeSites = (sites if sites is not None
+                                 else LocalSites(self.rows, self.regression))
         """Where site work runs (here, or Flower nodes); baselines always run here."""
-        self.pos_weight = scale_pos_weight([r["train"][1] for r in self.rows.values()],
-                                           config.class_weighting)
+        self.pos_weight = self._pos_weight([r["train"][1] for r in self.rows.values()])
         self.num_features = next(iter(self.rows.values()))["train"][0].shape[1]
         self.model: bytes = model if model is not None else initial_booster(
             self.num_features, self._params(0, 0))
@@ -165,7 +169,11 @@ class TreeEngine:
         scale = 1.0 / len(self.data.sites) if self.config.strategy == "xgb-bagging" else 1.0
         seed = self.config.seed * 1_000_003 + round_num * 1009 + site_index
         return booster_params(self.hparams, seed=seed, pos_weight=self.pos_weight,
-                              eta_scale=scale)
+                              eta_scale=scale, rul_cap=self.rul_cap)
+
+    def _pos_weight(self, labels: list[np.ndarray]) -> float:
+        """``scale_pos_weight`` of these labels (1 for a RUL target: it has no classes)."""
+        return 1.0 if self.regression else scale_pos_weight(labels, self.config.class_weighting)
 
     def _report(self, result: RoundResult) -> bool:
         stop, self.notes = self.callbacks.after_round(result)
@@ -178,7 +186,7 @@ class TreeEngine:
         """Validation and test predictions of ``model`` on ``sites`` (default: all), by the
         sites (``local``: here, as for the baselines)."""
         chosen = self.data.site_ids if sites is None else list(sites)
-        worker = LocalSites(self.rows) if local else self.sites
+        worker = LocalSites(self.rows, self.regression) if local else self.sites
         found = worker.predict(model, chosen)
         return ({s: found[s]["val"] for s in chosen}, {s: found[s]["test"] for s in chosen})
 
@@ -193,7 +201,8 @@ class TreeEngine:
         site_ids = self.data.site_ids
         rounds = self.config.rounds * self.config.local_epochs
         self.callbacks.on_baselines_begin(["centralized", *(f"local/{s}" for s in site_ids)])
-        params = booster_params(self.hparams, seed=self.config.seed, pos_weight=self.pos_weight)
+        params = booster_params(self.hparams, seed=self.config.seed, pos_weight=self.pos_weight,
+                                rul_cap=self.rul_cap)
         empty = initial_booster(self.num_features, params)
         pooled_x = np.concatenate([self.rows[s]["train"][0] for s in site_ids])
         pooled_y = np.concatenate([self.rows[s]["train"][1] for s in site_ids])
@@ -205,7 +214,7 @@ class TreeEngine:
         for done, site in enumerate(site_ids, start=2):
             x, y = self.rows[site]["train"]
             own = booster_params(self.hparams, seed=self.config.seed,
-                                 pos_weight=scale_pos_weight([y], self.config.class_weighting))
+                                 pos_weight=self._pos_weight([y]), rul_cap=self.rul_cap)
             local_model = boost(empty, own, x, y, rounds)[0]
             site_val, site_test = self.predictions(local_model, [site], local=True)
             val.update(site_val)
@@ -239,21 +248,13 @@ class TreeEngine:
     ) -> RunResult:
         if last is None:  # resumed after the last round: only the baselines were left
             last = RoundResult(self.completed_round, self._evaluate(self.model))
-        references, findings = health_check(
-            self.config, self.data, last.evaluation, best_round=self.history.best_round,
-            rounds_completed=self.completed_round, history=self.history.rounds,
-            local=baselines.local,
-        )
-        return RunResult(
-            status="complete",
-            rounds_completed=self.completed_round,
-            best_round=self.history.best_round,
-            last=last,
-            history=list(self.history.rounds),
-            baselines=baselines,
-            monitor={"status": "no_data"},
-            elapsed_seconds=self.elapsed_seconds,
-            stopped_early=stopped,
-            references=references,
-            findings=findings,
-        )
+        return finished_run(self.config, self.data, last, baselines, history=self.history,
+                            rounds_completed=self.completed_round, stopped=stopped,
+                            elapsed_seconds=self.elapsed_seconds)
+
+
+def _rul_cap(config: RunConfig, data: FederatedData) -> float | None:
+    """The cap of a RUL run's target (what its data were built with), else ``None``."""
+    if data.num_classes != 1:
+        return None
+    return float(data.preprocessing.source_options.get("rul_cap", config.data.rul_cap))

@@ -25,7 +25,8 @@ import numpy as np
 
 from networkfed.core.errors import ConfigError
 
-__all__ = ["XGBOOST_DEFAULTS", "booster_params", "scale_pos_weight", "tree_hparams"]
+__all__ = ["REGRESSION_OBJECTIVE", "XGBOOST_DEFAULTS", "booster_params", "scale_pos_weight",
+           "tree_hparams"]
 
 XGBOOST_DEFAULTS: Mapping[str, float | int] = {
     "max_depth": 6,
@@ -42,6 +43,10 @@ boosting rounds per site and round are ``local_epochs`` (xgboost's default:
 
 TREE_LOCAL_ROUNDS = 5
 """Boosting rounds per site and round when ``local_epochs`` is not given."""
+
+REGRESSION_OBJECTIVE = "reg:squarederror"
+"""The objective of a RUL run (``task = "rul"``): squared error on the capped remaining life
+in cycles, what RMSE scores."""
 
 _INTEGER = frozenset({"max_depth", "max_bin"})
 
@@ -77,22 +82,33 @@ def scale_pos_weight(labels: list[np.ndarray], weighting: str) -> float:
 
 
 def booster_params(
-    hparams: Mapping[str, float | int], *, seed: int, pos_weight: float, eta_scale: float = 1.0
+    hparams: Mapping[str, float | int],
+    *,
+    seed: int,
+    pos_weight: float,
+    eta_scale: float = 1.0,
+    rul_cap: float | None = None,
 ) -> dict[str, Any]:
     """XGBoost's parameters for one site's boosting (``eta_scale``: bagging's 1 / sites).
 
-    ``base_score`` is fixed at 0.5 so every site starts from the same margin (XGBoost >= 2
-    would otherwise estimate it from each site's own labels, and appended trees would then
-    sit on top of one site's intercept).
+    ``base_score`` is fixed so every site starts from the same margin (XGBoost >= 2 would
+    otherwise estimate it from each site's own labels, and appended trees would then sit on
+    top of one site's intercept): 0.5 for failure probabilities; with ``rul_cap`` (a RUL run,
+    :data:`REGRESSION_OBJECTIVE` on remaining life in cycles) half the cap, the middle of
+    every possible target, known to every site without looking at any label.
     """
+    task: dict[str, Any] = (
+        {"objective": "binary:logistic", "eval_metric": "logloss", "base_score": 0.5,
+         "scale_pos_weight": float(pos_weight)}
+        if rul_cap is None else
+        {"objective": REGRESSION_OBJECTIVE, "eval_metric": "rmse",
+         "base_score": float(rul_cap) / 2.0}
+    )
     return {
-        "objective": "binary:logistic",
-        "eval_metric": "logloss",
+        **task,
         "tree_method": "hist",
         "nthread": 1,
         "seed": int(seed) % (2**31),
-        "base_score": 0.5,
-        "scale_pos_weight": float(pos_weight),
         "max_depth": int(hparams["max_depth"]),
         "eta": float(hparams["eta"]) * eta_scale,
         "min_child_weight": float(hparams["min_child_weight"]),
@@ -119,5 +135,6 @@ def describe_xgboost() -> dict[str, Any]:
             "class_weighting": "none (scale_pos_weight 1)",
             "scale_pos_weight": "from label counts summed over sites, if class_weighting is set",
             "bagging_eta": "eta / number of sites",
+            "rul": f"{REGRESSION_OBJECTIVE} on remaining life in cycles, base_score rul_cap / 2",
         },
     }

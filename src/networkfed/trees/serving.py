@@ -3,8 +3,9 @@
 :class:`TreeServedModel` reads like :class:`networkfed.serving.checkpoint.ServedModel` (same
 fields, ``predict_proba`` on standardised windows), so ``predict_file`` and the CLI serve it
 unchanged. Exports take the networks' input, float32 windows ``(batch, sequence_length,
-n_features)``, and return ``(batch,)`` failure probabilities: the ONNX graph computes the tree
-features (last step, mean, slope) itself, then runs the ensemble converted by onnxmltools.
+n_features)``, and return ``(batch,)`` failure probabilities (``remaining_life`` in cycles
+after a RUL run, ``reg:squarederror``): the ONNX graph computes the tree features (last step,
+mean, slope) itself, then runs the ensemble converted by onnxmltools.
 """
 
 from __future__ import annotations
@@ -49,11 +50,14 @@ class TreeServedModel:
     is_tree: bool = True
 
     def predict_proba(self, x: Tensor | np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        """Failure probability of every window in ``x`` ``(n, L, F)``, as float64."""
+        """Failure probability (remaining life in cycles after a RUL run) of every window in
+        ``x`` ``(n, L, F)``, as float64."""
         return predict_probability(self.booster, tree_features(x))
 
     def preprocessing_document(self) -> dict[str, Any]:
         """What a consumer of an exported model needs beside it."""
+        from networkfed.serving.checkpoint import is_rul_spec  # it imports this module
+
         return {
             "preprocessing": self.preprocessing.to_dict(),
             "threshold": self.threshold,
@@ -66,7 +70,9 @@ class TreeServedModel:
             "standardised with mean/std in feature order (the ONNX graph derives the trees' "
             "last-step, mean and slope features itself; the native JSON booster takes them "
             "already derived: see tree_features)",
-            "output": "failure probability per window; alarm when probability >= threshold",
+            "output": ("remaining useful life per window, in cycles (trained on the target "
+                       "capped at rul_cap)" if is_rul_spec(self.preprocessing) else
+                       "failure probability per window; alarm when probability >= threshold"),
         }
 
 
@@ -79,7 +85,8 @@ def load_tree_model(folder: Path, round_num: int | None, site_id: str | None) ->
     return TreeServedModel(
         run_dir=folder, round_num=chosen,
         preprocessing=PreprocessingSpec.from_dict(meta["preprocessing"]),
-        threshold=float(meta["threshold"]), booster=booster,
+        threshold=float("nan") if meta.get("threshold") is None else float(meta["threshold"]),
+        booster=booster,
         model_overrides=dict(meta.get("hparams", {})), site_id=site_id,
     )
 
@@ -108,13 +115,15 @@ def export_tree(served: TreeServedModel, path: Path, export_format: str) -> tupl
 
 
 def onnx_model(served: TreeServedModel) -> Any:
-    """The ONNX model: tree features from windows, the ensemble, the failure column."""
+    """The ONNX model: tree features from windows, the ensemble, the failure column (or the
+    remaining life)."""
     import onnx
     import onnxmltools
     from onnx import TensorProto, helper
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    from networkfed.serving.export import INPUT_NAME, OUTPUT_NAME
+    from networkfed.serving.checkpoint import is_rul_spec
+    from networkfed.serving.export import INPUT_NAME
 
     booster = load_booster(served.booster)
     width = booster.num_features()
@@ -122,18 +131,16 @@ def onnx_model(served: TreeServedModel) -> Any:
         booster, initial_types=[("tree_features", FloatTensorType([None, width]))],
         target_opset=ONNX_ML_OPSET)
     graph = model.graph
-    probabilities = graph.output[1].name  # (batch, 2): [no failure, failure]
     spec = served.preprocessing
     length, features = spec.sequence_length, spec.input_dim
     nodes, constants = _feature_nodes(length, INPUT_NAME, "tree_features")
-    failure_index = helper.make_tensor("failure_index", TensorProto.INT64, [], [1])
-    nodes.append(helper.make_node("Gather", [probabilities, "failure_index"], [OUTPUT_NAME],
-                                  axis=1))
+    output, last, constant = _output_node(graph, is_rul_spec(spec))
+    nodes.append(last)
     new_graph = helper.make_graph(
         [*nodes[:-1], *graph.node, nodes[-1]], "networkfed_xgboost",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [None, length, features])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [None])],
-        initializer=[*graph.initializer, *constants, failure_index],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, [None])],
+        initializer=[*graph.initializer, *constants, constant],
     )
     opsets = {o.domain: o.version for o in model.opset_import}
     opsets[""] = max(opsets.get("", 0), ONNX_ML_OPSET)
@@ -143,6 +150,25 @@ def onnx_model(served: TreeServedModel) -> Any:
     result.ir_version = model.ir_version
     onnx.checker.check_model(result)
     return result
+
+
+def _output_node(graph: Any, rul: bool) -> tuple[str, Any, Any]:
+    """(output name, the node making it, its constant): the failure column of the
+    classifier's ``(batch, 2)`` probabilities, or the regressor's ``(batch, 1)`` remaining
+    life flattened to ``(batch,)``."""
+    from onnx import TensorProto, helper
+
+    from networkfed.serving.export import OUTPUT_NAME, RUL_OUTPUT_NAME
+
+    if rul:
+        shape = helper.make_tensor("rul_shape", TensorProto.INT64, [1], [-1])
+        node = helper.make_node("Reshape", [graph.output[0].name, "rul_shape"],
+                                [RUL_OUTPUT_NAME])
+        return RUL_OUTPUT_NAME, node, shape
+    failure_index = helper.make_tensor("failure_index", TensorProto.INT64, [], [1])
+    probabilities = graph.output[1].name  # (batch, 2): [no failure, failure]
+    node = helper.make_node("Gather", [probabilities, "failure_index"], [OUTPUT_NAME], axis=1)
+    return OUTPUT_NAME, node, failure_index
 
 
 def _feature_nodes(length: int, source: str, target: str) -> tuple[list[Any], list[Any]]:

@@ -50,9 +50,14 @@ class TreeSites(Protocol):
         ...
 
 
-def predict_rows(booster: Any, rows: SiteRows) -> dict[str, SplitPredictions]:
-    """A loaded booster's validation and test predictions on one site's rows."""
-    return {split: SplitPredictions(rows[split][1].astype(np.int64),
+def predict_rows(
+    booster: Any, rows: SiteRows, regression: bool = False
+) -> dict[str, SplitPredictions]:
+    """A loaded booster's validation and test predictions on one site's rows; with
+    ``regression`` (a RUL run) the targets stay remaining life (float), which is what makes
+    :func:`~networkfed.federated.evaluation.evaluate_predictions` score RMSE and NASA."""
+    target = np.float64 if regression else np.int64
+    return {split: SplitPredictions(rows[split][1].astype(target),
                                     predict_probability(booster, rows[split][0]))
             for split in ("val", "test")}
 
@@ -60,8 +65,8 @@ def predict_rows(booster: Any, rows: SiteRows) -> dict[str, SplitPredictions]:
 class LocalSites:
     """The sites' work in this process (the in-process engine)."""
 
-    def __init__(self, rows: Mapping[str, SiteRows]) -> None:
-        self.rows = rows
+    def __init__(self, rows: Mapping[str, SiteRows], regression: bool = False) -> None:
+        self.rows, self.regression = rows, regression
 
     def boost(
         self, model: bytes, work: Sequence[tuple[str, dict[str, Any]]], rounds: int
@@ -78,4 +83,4 @@ class LocalSites:
         self, model: bytes, sites: Sequence[str]
     ) -> dict[str, dict[str, SplitPredictions]]:
         booster = load_booster(model, {"nthread": 1})  # parsed once for every site and split
-        return {site: predict_rows(booster, self.rows[site]) for site in sites}
+        return {site: predict_rows(booster, self.rows[site], self.regression) for site in sites}

@@ -2,10 +2,11 @@
 
 The score of a trial is the failure-class F1 of the final round's global model on every
 site's validation windows, pooled, at the alarm threshold chosen on those same windows (the
-engine's ``evaluation.validation``). Test windows are never looked at, so a study cannot
-select hyperparameters by the numbers it will later report.
+engine's ``evaluation.validation``); for a remaining-life study (``task = "rul"``) it is the
+pooled validation RMSE, minimised (:mod:`networkfed.tuning.score`). Test windows are never
+looked at, so a study cannot select hyperparameters by the numbers it will later report.
 
-Pruning happens inside the round loop: a callback reports each round's validation F1 to the
+Pruning happens inside the round loop: a callback reports each round's validation score to the
 trial and, when the pruner says so, asks the engine to stop after that round (the engine's
 early-stopping path), after which the trial is marked pruned.
 """
@@ -24,8 +25,8 @@ from networkfed.core.errors import TrainingError
 from networkfed.data.types import FederatedData
 from networkfed.federated.callbacks import Callback, RoundFeedback
 from networkfed.federated.config import RunConfig
-from networkfed.federated.regression import selection_score
 from networkfed.federated.results import RoundResult
+from networkfed.tuning.score import F1_SCORE, StudyScore, study_score
 from networkfed.tuning.search_space import TrialHyperparameters, suggest_hyperparameters
 
 if TYPE_CHECKING:
@@ -33,26 +34,26 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SCORE_METRIC = "f1"
 FAIL_REASON_ATTR = "fail_reason"
 
 
 class ValidationPruning(Callback):
-    """Reports each round's pooled validation F1 to an Optuna trial; stops pruned trials.
+    """Reports each round's pooled validation score (F1, or a RUL study's RMSE) to an Optuna
+    trial; stops pruned trials.
 
     Round 0 (the untrained initial model) is not reported: every trial starts from the same
     seed, so it carries no information about the hyperparameters.
     """
 
-    def __init__(self, trial: optuna.Trial) -> None:
-        self.trial = trial
+    def __init__(self, trial: optuna.Trial, score: StudyScore = F1_SCORE) -> None:
+        self.trial, self.score = trial, score
         self.pruned_at: int | None = None
         self.last_value = math.nan
 
     def after_round(self, result: RoundResult, notes: Mapping[str, Any]) -> RoundFeedback | None:
         if result.round_num == 0:
             return None
-        self.last_value = validation_score(result)
+        self.last_value = validation_score(result, self.score)
         if math.isfinite(self.last_value):
             self.trial.report(self.last_value, step=result.round_num)
         if self.trial.should_prune():
@@ -61,14 +62,11 @@ class ValidationPruning(Callback):
         return None
 
 
-def validation_score(result: RoundResult) -> float:
-    """Pooled validation F1 of a round's global model (NaN when undefined); for a RUL run
-    (``task = "rul"``) minus the pooled validation RMSE, so the study's ``maximize`` finds
-    the lowest RMSE (:func:`networkfed.federated.regression.selection_score`)."""
-    validation = result.evaluation.validation
-    value = (selection_score(validation) if "rmse" in validation
-             else validation.get(SCORE_METRIC))
-    return math.nan if value is None else float(value)  # type: ignore[arg-type]
+def validation_score(result: RoundResult, score: StudyScore = F1_SCORE) -> float:
+    """The pooled validation ``score`` (F1, or RMSE in cycles) of a round's global model;
+    NaN when undefined."""
+    value = result.evaluation.validation.get(score.key)
+    return math.nan if value is None else float(value)
 
 
 def trial_config(
@@ -94,14 +92,17 @@ def make_objective(
     data: FederatedData,
     trial_callbacks: Callable[[optuna.Trial], Sequence[Callback]] | None = None,
 ) -> Callable[[optuna.Trial], float]:
-    """The function Optuna maximises; ``data`` is loaded once and shared by every trial.
+    """The function Optuna optimises (maximises F1, minimises a RUL study's RMSE); ``data``
+    is loaded once and shared by every trial.
 
     ``trial_callbacks(trial)`` adds callbacks to a trial's run once its point is drawn (e.g.
     experiment tracking: one child run per trial).
     """
+    score = study_score(settings.data.task)
+
     def objective(trial: optuna.Trial) -> float:
         chosen = suggest_hyperparameters(trial, settings.model, settings.strategy)
-        pruning = ValidationPruning(trial)
+        pruning = ValidationPruning(trial, score)
         extra = list(trial_callbacks(trial)) if trial_callbacks is not None else []
         try:
             run_federated(trial_config(settings, chosen), data, callbacks=[pruning, *extra])
@@ -110,10 +111,11 @@ def make_objective(
             raise
         if pruning.pruned_at is not None:
             logger.info("trial %d pruned after round %d", trial.number, pruning.pruned_at)
-            raise optuna.TrialPruned(f"validation F1 {pruning.last_value:.4f} below the median")
+            raise optuna.TrialPruned(f"{score.label} {pruning.last_value:.4f} "
+                                     f"{score.worse_side} the median")
         if not math.isfinite(pruning.last_value):  # Optuna records a NaN score as a failure
-            trial.set_user_attr(FAIL_REASON_ATTR, "validation F1 is not a number")
-        logger.info("trial %d: validation F1 %.4f", trial.number, pruning.last_value)
+            trial.set_user_attr(FAIL_REASON_ATTR, f"{score.label} is not a number")
+        logger.info("trial %d: %s %.4f", trial.number, score.label, pruning.last_value)
         return pruning.last_value
 
     return objective

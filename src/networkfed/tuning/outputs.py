@@ -26,6 +26,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from networkfed.monitoring.files import atomic_path, atomic_write_text
+from networkfed.tuning.score import StudyScore, study_score
 from networkfed.tuning.search_space import hyperparameters_from_params
 from networkfed.tuning.study import SETTINGS_ATTR, StudySettings
 
@@ -33,8 +34,6 @@ logger = logging.getLogger(__name__)
 
 BEST_FILE, TRIALS_FILE = "best_hyperparameters.json", "trials.csv"
 HISTORY_PLOT, IMPORTANCE_PLOT = "history.png", "importance.png"
-OBJECTIVE = "validation F1 (failure class) of the final round's global model, pooled over sites"
-TARGET_NAME = "validation F1"
 FORMAT_VERSION = 1
 
 
@@ -59,7 +58,7 @@ def best_hyperparameters(study: optuna.Study) -> dict[str, Any] | None:
         "strategy": settings.strategy,
         "strategy_options": chosen.strategy_options,
         "best_value": best.value,
-        "objective": OBJECTIVE,
+        "objective": study_score(settings.data.task).objective,
         "best_trial": best.number,
         "rounds": settings.rounds,
         "seed": settings.seed,
@@ -77,9 +76,20 @@ def write_best_hyperparameters(study: optuna.Study, study_dir: Path) -> Path | N
     return atomic_write_text(study_dir / BEST_FILE, text)
 
 
+def score_of(study: optuna.Study) -> StudyScore:
+    """What ``study`` optimises: from the settings it was created with, or from its
+    direction when it has none (a study made outside ``networkfed tune``)."""
+    stored = study.user_attrs.get(SETTINGS_ATTR)
+    if stored is None:
+        return study_score("rul" if study.direction.name == "MINIMIZE" else "classification")
+    return study_score(StudySettings.model_validate(stored).data.task)
+
+
 def top_trials(study: optuna.Study, limit: int = 5) -> list[FrozenTrial]:
-    """Complete trials, best first (ties by trial number)."""
-    ranked = sorted(complete_trials(study), key=lambda trial: (-float(trial.value), trial.number))
+    """Complete trials, best first (highest F1 or lowest RMSE; ties by trial number)."""
+    score = score_of(study)
+    ranked = sorted(complete_trials(study),
+                    key=lambda trial: (score.ranking_key(float(trial.value)), trial.number))
     return ranked[:limit]
 
 
@@ -96,10 +106,11 @@ def write_plots(study: optuna.Study, study_dir: Path, seed: int) -> dict[str, Pa
     written: dict[str, Path | str] = {}
     if not study.trials:
         return {HISTORY_PLOT: "no trials yet"}
+    target_name = score_of(study).label
     written[HISTORY_PLOT] = _save(
         study_dir / HISTORY_PLOT,
         lambda: optuna.visualization.matplotlib.plot_optimization_history(
-            study, target_name=TARGET_NAME
+            study, target_name=target_name
         ),
     )
     if len(complete_trials(study)) < 2:
@@ -110,7 +121,7 @@ def write_plots(study: optuna.Study, study_dir: Path, seed: int) -> dict[str, Pa
         written[IMPORTANCE_PLOT] = _save(
             study_dir / IMPORTANCE_PLOT,
             lambda: optuna.visualization.matplotlib.plot_param_importances(
-                study, evaluator=evaluator, target_name=TARGET_NAME
+                study, evaluator=evaluator, target_name=target_name
             ),
         )
     except RuntimeError as error:  # fANOVA: every complete trial scored the same

@@ -38,6 +38,7 @@ from networkfed.federated.config import (
     with_model_window,
 )
 from networkfed.tuning.objective import FAIL_REASON_ATTR, make_objective
+from networkfed.tuning.score import study_score
 from networkfed.tuning.search_space import TUNABLE_MODELS
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,11 @@ def open_study(study_dir: str | Path, settings: StudySettings) -> optuna.Study:
     folder = Path(study_dir)
     folder.mkdir(parents=True, exist_ok=True)
     study = _load(optuna.storages.RDBStorage(storage_url(folder)), settings, seed=settings.seed)
+    direction = study_score(settings.data.task).direction
+    if study.direction.name.lower() != direction:  # a RUL study of a version that maximised
+        raise ConfigError("study-dir", str(folder),  # minus the RMSE: its values are negated
+                          f"a new folder (this study was made to {study.direction.name.lower()} "
+                          f"its score; this version's studies {direction} it)")
     stored = study.user_attrs.get(SETTINGS_ATTR)
     wanted = settings.model_dump(mode="json")
     if stored is None:
@@ -214,7 +220,7 @@ def _load(
         sampler=sampler,
         pruner=_pruner(settings),
         study_name=STUDY_NAME,
-        direction="maximize",
+        direction=study_score(settings.data.task).direction,
         load_if_exists=True,
     )
 

@@ -3,9 +3,10 @@
 Each trial's child run is an ordinary federated run's tracking
 (:class:`~networkfed.monitoring.tracking.MlflowCallback`): its settings — the trial's
 hyperparameters among them — and its metrics round by round; a pruned trial is tagged with
-the round it stopped at. The parent holds the study's fixed settings, the best validation F1
-and hyperparameters so far, and the study's outputs (``best_hyperparameters.json``, plots,
-the trial table) as artifacts. Running the same command again continues the study (Optuna)
+the round it stopped at. The parent holds the study's fixed settings, the best validation
+score (``best/val_f1``, or ``best/val_rmse`` for a RUL study) and hyperparameters so far,
+and the study's outputs (``best_hyperparameters.json``, plots, the trial table) as
+artifacts. Running the same command again continues the study (Optuna)
 and starts a new parent run for the new trials.
 """
 
@@ -25,6 +26,7 @@ from networkfed.monitoring.tracking import (
     flat_params,
     open_store,
 )
+from networkfed.tuning.score import study_score
 from networkfed.tuning.study import StudySettings
 
 __all__ = ["StudyTracking"]
@@ -44,6 +46,7 @@ class StudyTracking:
         run = self.client.create_run(experiment_id, run_name=f"study-{Path(study_dir).name}",
                                      tags=tags)
         self.run_id: str = run.info.run_id
+        self.score = study_score(settings.data.task)
         params = flat_params(settings.model_dump(mode="json"))
         self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in params.items()])
 
@@ -66,7 +69,8 @@ class StudyTracking:
             metrics = [Metric(f"trials/{state}", float(n), now, 0) for state, n in counts.items()]
             complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
             if complete:
-                metrics.append(Metric("best/val_f1", float(study.best_value), now, 0))
+                metrics.append(Metric(f"best/val_{self.score.key}", float(study.best_value),
+                                      now, 0))
                 self.client.set_tag(self.run_id, "best_trial", str(study.best_trial.number))
                 for name, value in study.best_params.items():
                     self.client.set_tag(self.run_id, f"best.{name}", str(value))
