@@ -15,7 +15,13 @@ from networkfed.trees.booster import (
     tree_count,
 )
 from networkfed.trees.features import tree_feature_names, tree_features
-from networkfed.trees.params import XGBOOST_DEFAULTS, booster_params, scale_pos_weight
+from networkfed.trees.params import (
+    RUL_MAX_BIN,
+    XGBOOST_DEFAULTS,
+    booster_params,
+    scale_pos_weight,
+    tree_hparams,
+)
 
 
 def _rows(seed: int, n: int = 300, width: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -123,3 +129,9 @@ def test_the_default_bins_find_a_rule_at_a_sharp_value_in_a_thin_tail() -> None:
     assert XGBOOST_DEFAULTS["max_bin"] == 4096
     assert errors(int(XGBOOST_DEFAULTS["max_bin"])) == 0
     assert errors(256) > 0
+
+
+def test_rul_keeps_xgboosts_own_bins_unless_given() -> None:
+    assert tree_hparams({})["max_bin"] == 4096
+    assert tree_hparams({}, rul=True)["max_bin"] == RUL_MAX_BIN == 256
+    assert tree_hparams({"max_bin": "1024"}, rul=True)["max_bin"] == 1024
