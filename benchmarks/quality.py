@@ -53,7 +53,7 @@ from quality_protocols import (
     scenario_data,
 )
 from quality_report import aggregate, quality_markdown, target_checks
-from quality_runs import FOREST_TREES, data_dir, run_all, write_atomic
+from quality_runs import FOREST_TREES, command_line, data_dir, merged_parts, run_all, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -192,42 +192,26 @@ def merged(previous: dict[str, Any], document: dict[str, Any], names: set[str]
     records = keep + document["records"]
     files = {**recorded["source_files"], **document["provenance"]["source_files"]}
     combined = {**document, "records": records,
-                "failures": [f for f in previous["failures"] if f["scenario"] not in names]
-                + document["failures"],
                 "choices": {**{k: v for k, v in previous["choices"].items() if k not in names},
                             **document["choices"]},
                 "held_out_seeds": {**previous["held_out_seeds"], **document["held_out_seeds"]},
-                "runs": previous["runs"] + document["runs"],
-                "elapsed_seconds": round(previous["elapsed_seconds"]
-                                         + document["elapsed_seconds"], 1),
                 "provenance": {**document["provenance"], "source_files": files,
                                "source_hash": combined_hash(files)},
-                "parts": [*previous.get("parts", [_part(previous)]), _part(document)]}
+                **merged_parts(previous, document, names)}
     combined["aggregates"] = aggregate(records)
     present = set(combined["choices"])
     combined["targets"] = target_checks(combined, [t for t in TARGETS if t.scenario in present])
     return jsonable(combined)
 
 
-def _part(document: dict[str, Any]) -> dict[str, Any]:
-    """One run that wrote part of quality.json: when, which scenarios, how long."""
-    return {"created_at": document["created_at"], "scenarios": sorted(document["choices"]),
-            "runs": document["runs"], "elapsed_seconds": document["elapsed_seconds"],
-            "git_commit": document["provenance"].get("git_commit")}
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 rounds")
-    parser.add_argument("--data-dir", help="folder holding ai4i2020/ and cmapss/")
-    parser.add_argument("--workers", type=int, default=2, help="parallel processes")
-    parser.add_argument("--selection", type=Path, default=RESULTS / "quality_selection.json",
-                        help="the selection stage's result file")
-    parser.add_argument("--only", nargs="+", help="scenarios to run (default: all selected)")
-    parser.add_argument("--output", type=Path, help="result folder (default benchmarks/results)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("networkfed").setLevel(logging.ERROR)
+    def own(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--selection", type=Path,
+                            default=RESULTS / "quality_selection.json",
+                            help="the selection stage's result file")
+        parser.add_argument("--only", nargs="+", help="scenarios to run (default: all selected)")
+
+    args = command_line(__doc__.splitlines()[0], argv, own)
     started = time.perf_counter()
     source = provenance(ROOT)  # before any run: the code that made the numbers
     selection = load_selection(args.selection)

@@ -7,117 +7,22 @@ One definition of every table: the benchmark writes them beside its JSON
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
+import quality_report_rul as rul
+from quality_numbers import aggregate, chosen_row, find, mean_sd, num, target_checks
 
-__all__ = ["aggregate", "headline_table", "quality_markdown", "results_table",
-           "selection_markdown", "selection_table", "targets_table"]
+__all__ = ["aggregate", "chosen_row", "find", "headline_table", "mean_sd", "num",
+           "quality_markdown", "results_table", "selection_markdown", "selection_table",
+           "target_checks", "targets_table"]
 
-METRICS = ("f1", "pr_auc", "roc_auc", "precision", "recall", "threshold")
-KEY = ("scenario", "model", "mode", "settings", "strategy")
 C_MAPSS_NOTE = (
     "C-MAPSS: a held-out seed changes which training engines are kept for validation, the "
     "initial weights and the shuffling; the test engines are the official test files, the "
     "same for every seed, so the seed-to-seed spread understates how much a different test "
     "fleet would move the numbers.")
-
-
-def num(value: Any, digits: int = 3) -> str:
-    if value is None or not math.isfinite(float(value)):
-        return "n/a"
-    return f"{value:.{digits}f}"
-
-
-def _mean_sd(values: Sequence[Any]) -> tuple[float, float]:
-    """Mean and sample SD of the finite values (SD 0 for one; NaN when none)."""
-    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if not finite:
-        return math.nan, math.nan
-    return float(np.mean(finite)), float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
-
-
-def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per (scenario, model, mode, settings, strategy): the per-seed test and validation
-    metrics and their mean and sample SD."""
-    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = defaultdict(list)
-    for r in records:
-        groups[tuple(r[k] for k in KEY)].append(r)
-    rows = []
-    for key, mine in groups.items():
-        mine = sorted(mine, key=lambda r: r["seed"])
-        row: dict[str, Any] = dict(zip(KEY, key, strict=True))
-        row["seeds"] = [r["seed"] for r in mine]
-        row["per_seed"] = [{"seed": r["seed"], "test": {m: r["test"].get(m) for m in METRICS},
-                            "validation": {m: r["validation"].get(m) for m in METRICS},
-                            "best_round": r.get("best_round")} for r in mine]
-        for split in ("test", "validation"):
-            for metric in METRICS:
-                mean, sd = _mean_sd([r[split].get(metric) for r in mine])
-                row[f"{split}_{metric}_mean"], row[f"{split}_{metric}_sd"] = mean, sd
-        row["test_examples"] = mine[0]["test"].get("num_examples")
-        row["test_failures"] = mine[0]["test"].get("positives")
-        row["majority_accuracy"] = mine[0].get("majority_accuracy")
-        row["seconds_mean"] = _mean_sd([r.get("seconds") for r in mine])[0]
-        row["setup"] = mine[0].get("setup", {})
-        rows.append(row)
-    return rows
-
-
-def find(rows: Sequence[Mapping[str, Any]], **fields: Any) -> Mapping[str, Any] | None:
-    found = [r for r in rows if all(r.get(k) == v for k, v in fields.items())]
-    return found[0] if found else None
-
-
-def chosen_row(quality: Mapping[str, Any], scenario: str, model: str, mode: str
-               ) -> Mapping[str, Any] | None:
-    """The held-out aggregate of ``model``'s validation-chosen configuration for ``mode``."""
-    choice = quality["choices"][scenario]["models"].get(model, {}).get(mode)
-    if choice is None:
-        return None
-    strategy = choice["strategy"] if mode == "federated" else "-"
-    return find(quality["aggregates"], scenario=scenario, model=model, mode=mode,
-                settings=choice["settings"], strategy=strategy)
-
-
-def target_checks(quality: Mapping[str, Any], targets: Sequence[Any]) -> list[dict[str, Any]]:
-    """Each target on held-out seeds: the scenario's validation-chosen best model (in its
-    primary mode) against a minimum, or against the same model centralized with its own
-    chosen settings."""
-    checks = []
-    for target in targets:
-        choice = quality["choices"].get(target.scenario)
-        if choice is None:
-            continue
-        best, primary = choice["best_model"], choice["primary_mode"]
-        row = chosen_row(quality, target.scenario, best, primary)
-        check: dict[str, Any] = {"target": target.text, "scenario": target.scenario,
-                                 "model": best, "mode": primary,
-                                 "strategy": row["strategy"] if row else None,
-                                 "settings": row["settings"] if row else None}
-        if row is None:
-            checks.append({**check, "met": False, "measured": "not measured"})
-            continue
-        if target.gap is None:
-            values = {m: row[f"test_{m}_mean"] for m in target.minimum}
-            met = all(values[m] >= limit for m, limit in target.minimum.items())
-            checks.append({**check, **values, "met": bool(met),
-                           "measured": ", ".join(f"{m} {num(v)}" for m, v in values.items())})
-            continue
-        central = chosen_row(quality, target.scenario, best, "centralized")
-        if central is None:
-            checks.append({**check, "met": False, "measured": "no centralized run"})
-            continue
-        fed, cen = row[f"test_{target.metric}_mean"], central[f"test_{target.metric}_mean"]
-        gap = cen - fed
-        checks.append({**check, "federated": fed, "centralized": cen, "gap": gap,
-                       "centralized_settings": central["settings"], "met": bool(gap <= target.gap),
-                       "measured": f"federated {num(fed)} vs centralized {num(cen)} "
-                                   f"(gap {num(gap)})"})
-    return checks
 
 
 def _config(row: Mapping[str, Any]) -> str:
@@ -145,7 +50,7 @@ def headline_table(quality: Mapping[str, Any]) -> str:
     for scenario, choice in quality["choices"].items():
         best = choice["best_model"]
         row = chosen_row(quality, scenario, best, choice["primary_mode"])
-        if row is None:
+        if row is None or rul.is_rul(choice):
             continue
         central = (chosen_row(quality, scenario, best, "centralized")
                    if choice["primary_mode"] == "federated" else None)
@@ -156,7 +61,7 @@ def headline_table(quality: Mapping[str, Any]) -> str:
             f"| {scenario} | {best} {choice['primary_mode']} ({_config(row)}) | {_cell(row)} | "
             f"{_cell(row, 'pr_auc')} | {_cell(central)} | {_cell(local)} | {_cell(forest)} | "
             f"{_cell(boosted)} | {'; '.join(checks[scenario]) or '—'} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + rul.rul_headline_table(quality)
 
 
 def results_table(quality: Mapping[str, Any]) -> str:
@@ -167,6 +72,8 @@ def results_table(quality: Mapping[str, Any]) -> str:
              "best model |", "|---" * 15 + "|"]
     for r in quality["aggregates"]:
         choice = quality["choices"].get(r["scenario"], {})
+        if rul.is_rul(choice):
+            continue
         best = (r["model"] == choice.get("best_model")
                 and r["mode"] == choice.get("primary_mode"))
         rounds = " / ".join(str(s["best_round"]) for s in r["per_seed"]) \
@@ -178,7 +85,7 @@ def results_table(quality: Mapping[str, Any]) -> str:
             f"{num(r['test_precision_mean'])} | {num(r['test_recall_mean'])} | "
             f"{num(r['test_threshold_mean'])} | {rounds} | {num(r['validation_f1_mean'])} | "
             f"{'**yes**' if best else ''} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + rul.rul_results_table(quality)
 
 
 def targets_table(quality: Mapping[str, Any]) -> str:
@@ -196,6 +103,8 @@ def choices_table(selection: Mapping[str, Any]) -> str:
     lines = ["| scenario | model | mode | chosen settings | chosen strategy | val F1 | "
              "val PR-AUC | best model |", "|---|---|---|---|---|---|---|---|"]
     for scenario, choice in selection["choices"].items():
+        if rul.is_rul(choice):
+            continue
         for model, modes in choice["models"].items():
             for mode, pick in modes.items():
                 best = model == choice["best_model"] and mode == choice["primary_mode"]
@@ -204,7 +113,7 @@ def choices_table(selection: Mapping[str, Any]) -> str:
                              f"{pick['strategy']} | {num(mean.get('f1'))} | "
                              f"{num(mean.get('pr_auc'))} | "
                              f"{'**yes**' if best else ''} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + rul.rul_choices_table(selection)
 
 
 def selection_table(selection: Mapping[str, Any]) -> str:
@@ -213,6 +122,8 @@ def selection_table(selection: Mapping[str, Any]) -> str:
              "val PR-AUC | val ROC-AUC | best round per seed | chosen |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in selection["candidates"]:
+        if rul.is_rul(selection["choices"].get(r["scenario"])):
+            continue
         mean = r["validation_mean"]
         rounds = (" / ".join(str(v.get("best_round")) for v in r["validation"])
                   if r["mode"] == "federated" else "—")
@@ -222,7 +133,7 @@ def selection_table(selection: Mapping[str, Any]) -> str:
             f"{' / '.join(num(v.get('f1')) for v in r['validation'])} | "
             f"{num(mean.get('pr_auc'))} | "
             f"{num(mean.get('roc_auc'))} | {rounds} | {'**yes**' if r.get('chosen') else ''} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + rul.rul_selection_table(selection)
 
 
 def _settings_text(model: str, s: Mapping[str, Any]) -> str:
@@ -232,9 +143,14 @@ def _settings_text(model: str, s: Mapping[str, Any]) -> str:
         trees = ", ".join(f"{k} {v}" for k, v in h.items())
         return (f"{s['rounds']} rounds x {s['local_epochs']} boosting rounds per site, {trees}, "
                 f"class weights {s['class_weighting']}")
-    return (f"{s['rounds']} rounds x {s['local_epochs']} local epochs, batch {h['batch_size']}, "
-            f"lr {h['learning_rate']} x {h['gamma']} every {h['step_size']} rounds, class "
-            f"weights {s['class_weighting']}, inputs {s.get('inputs', 'default')}")
+    text = (f"{s['rounds']} rounds x {s['local_epochs']} local epochs, batch "
+            f"{h['batch_size']}, lr {h['learning_rate']} x {h['gamma']} every "
+            f"{h['step_size']} rounds, ")
+    if "rul_loss" in s:
+        window = s.get("sequence_length", "the scenario's")
+        return text + f"loss {s['rul_loss']} on the capped remaining life, window {window}"
+    return text + (f"class weights {s['class_weighting']}, inputs "
+                   f"{s.get('inputs', 'default')}")
 
 
 def candidates_tried(selection: Mapping[str, Any]) -> str:
@@ -291,8 +207,19 @@ def protocol_text(quality: Mapping[str, Any]) -> str:
         "threshold is chosen on pooled validation predictions (the random forest and the "
         "gradient-boosted trees use the same rule). The best model of a scenario runs in every "
         "mode (federated, centralized and local-only, each with its own chosen settings); the "
-        f"other models run their chosen federated configuration.\n\n{C_MAPSS_NOTE}\n\n"
+        f"other models run their chosen federated configuration.{_rul_rules(quality)}"
+        f"\n\n{C_MAPSS_NOTE}\n\n"
         + "\n".join(table) + "\n")
+
+
+def _rul_rules(quality: Mapping[str, Any]) -> str:
+    """The remaining-life scenarios' own rule (a regression is chosen by its errors)."""
+    rules = {c["rule"] for c in quality["choices"].values() if rul.is_rul(c)}
+    if not rules:
+        return ""
+    return (" The remaining-life scenarios are chosen by their own rule ("
+            + "; ".join(sorted(rules)) + ") and scored at the final round on each test "
+            "engine's last window.")
 
 
 def quality_markdown(quality: Mapping[str, Any], selection: Mapping[str, Any] | None) -> str:

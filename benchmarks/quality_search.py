@@ -38,7 +38,7 @@ from networkfed.monitoring.run_writer import jsonable
 from provenance import provenance
 from quality_protocols import SCENARIOS, Experiment, Scenario, run_config
 from quality_report import selection_markdown
-from quality_runs import data_dir, run_all, write_atomic
+from quality_runs import command_line, data_dir, merged_parts, run_all, write_atomic
 from quality_selection import choose, mean_metric
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,7 +157,7 @@ def choices(rows: list[dict[str, Any]], scenarios: list[Scenario]) -> dict[str, 
         finalists = {m: c[primary]["validation"] for m, c in models.items() if primary in c}
         best = choose(finalists, scenario.rule) if finalists else None
         out[scenario.name] = {"primary_mode": primary, "best_model": best, "models": models,
-                              "rule": scenario.rule.describe()}
+                              "rule": scenario.rule.describe(), "task": scenario.task}
     return out
 
 
@@ -175,21 +175,14 @@ def declarations(scenarios: list[Scenario]) -> dict[str, Any]:
                      "strategies": {c.label: {"strategy": c.strategy, "options": c.options,
                                               "switches": c.switches} for c in s.strategies},
                      "train_stride": s.train_stride, "single_site": s.single_site,
-                     "rule": s.rule.describe()}
+                     "rule": s.rule.describe(), "task": s.task}
             for s in scenarios}
 
 
 def merged(previous: dict[str, Any], document: dict[str, Any], names: set[str]
            ) -> dict[str, Any]:
     """``document`` (a search of the scenarios ``names``) with the other scenarios'
-    declarations, choices and candidates of ``previous`` kept; ``parts`` says which run
-    chose what, at which commit and package source."""
-    def part(doc: dict[str, Any]) -> dict[str, Any]:
-        return {"created_at": doc["created_at"], "scenarios": sorted(doc["choices"]),
-                "runs": doc["runs"], "elapsed_seconds": doc["elapsed_seconds"],
-                "git_commit": doc["provenance"]["git_commit"],
-                "source_hash": doc["provenance"]["source_hash"]}
-
+    declarations, choices and candidates of ``previous`` kept."""
     def others(mapping: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in mapping.items() if k not in names}
 
@@ -198,25 +191,15 @@ def merged(previous: dict[str, Any], document: dict[str, Any], names: set[str]
             "choices": {**others(previous["choices"]), **document["choices"]},
             "candidates": [r for r in previous["candidates"] if r["scenario"] not in names]
             + document["candidates"],
-            "failures": [f for f in previous["failures"] if f["scenario"] not in names]
-            + document["failures"],
-            "runs": previous["runs"] + document["runs"],
-            "elapsed_seconds": round(previous["elapsed_seconds"]
-                                     + document["elapsed_seconds"], 1),
-            "parts": [*previous.get("parts", [part(previous)]), part(document)]}
+            **merged_parts(previous, document, names)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 rounds")
-    parser.add_argument("--data-dir", help="folder holding ai4i2020/ and cmapss/")
-    parser.add_argument("--workers", type=int, default=2, help="parallel processes")
-    parser.add_argument("--only", nargs="+", help="scenarios to search (default: all)")
-    parser.add_argument("--models", nargs="+", help="models to search (default: all)")
-    parser.add_argument("--output", type=Path, help="result folder (default benchmarks/results)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("networkfed").setLevel(logging.ERROR)
+    def own(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--only", nargs="+", help="scenarios to search (default: all)")
+        parser.add_argument("--models", nargs="+", help="models to search (default: all)")
+
+    args = command_line(__doc__.splitlines()[0], argv, own)
     started = time.perf_counter()
     source = provenance(ROOT)  # before any run: the code that made the numbers
     scenarios = selected(args.only, args.models)

@@ -16,7 +16,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Rule", "choose", "mean_metric", "ranked"]
+__all__ = ["LOWER_IS_BETTER", "Rule", "choose", "mean_metric", "ranked"]
+
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "nasa_score", "loss"})
+"""Metrics where smaller is better (errors of a remaining-life prediction): targets and
+gaps read them the other way round."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class Rule:
 
     The default is the failure class's F1 at the validation-chosen alarm threshold (what an
     operator lives with), higher is better; ties go to the higher validation PR-AUC (ranking
-    of rare failures without a threshold). A regression scenario would use
+    of rare failures without a threshold). The remaining-life scenarios use
     ``Rule("rmse", maximize=False, tie_break="mae", tie_maximize=False)``.
     """
 

@@ -5,8 +5,9 @@ and ``flwr`` lines are parsed by their own Typer apps (unknown commands or optio
 arguments and values of the wrong type fail), ``flower-superlink`` / ``flower-supernode``
 lines by Flower's own argument parsers, ``mkdocs`` lines by MkDocs' Click command; a script
 (``bash scripts/...``, ``python benchmarks/...``) must exist and define every flag the line
-passes. Parsing is what keeps a documented command in step with the command line; what the
-commands *do* is tested where each command is tested, and by the runs in ``test_docs_readme``.
+passes (in its own source or a module beside it that it imports). Parsing is what keeps a
+documented command in step with the command line; what the commands *do* is tested where
+each command is tested, and by the runs in ``test_docs_readme``.
 """
 
 from __future__ import annotations
@@ -126,10 +127,23 @@ def _argparse(program: str) -> argparse.ArgumentParser:
     return _parse_args_run_supernode()
 
 
+SIBLING_IMPORT = re.compile(r"^(?:from|import)\s+(\w+)", re.MULTILINE)
+
+
+def script_sources(script: Path) -> str:
+    """The script's source and that of the modules beside it which it imports: two stages of
+    one benchmark may share their command line (``quality_runs.command_line``), so an option
+    counts as defined where the script's own code adds it."""
+    source = script.read_text(encoding="utf-8")
+    siblings = {script.parent / f"{name}.py" for name in SIBLING_IMPORT.findall(source)}
+    return "\n".join([source, *(p.read_text(encoding="utf-8") for p in sorted(siblings)
+                                 if p.is_file() and p != script)])
+
+
 def _check_script(path: str, args: list[str]) -> None:
     script = ROOT / path
     assert script.is_file(), f"{path} does not exist"
-    source = script.read_text(encoding="utf-8")
+    source = script_sources(script)
     for flag in (a.split("=", 1)[0] for a in args if a.startswith("--")):
         assert f'"{flag}"' in source, f"{path} defines no option {flag}"
 

@@ -99,3 +99,14 @@ def test_json_examples_parse() -> None:
     for page in doc_pages():
         for block in blocks(page, "json"):
             json.loads(block.code)
+
+
+def test_script_options_count_where_the_script_or_a_module_it_imports_defines_them() -> None:
+    # quality.py's --workers lives in quality_runs.command_line, --selection in quality.py
+    check_command(["python", "benchmarks/quality.py", "--workers", "2", "--selection", "f"])
+    check_command(["python", "benchmarks/quality_search.py", "--quick", "--models", "lstm"])
+    # ... but an option no module defines still fails, and search's own option is its own
+    with pytest.raises(AssertionError, match="defines no option --no-such-flag"):
+        check_command(["python", "benchmarks/quality.py", "--no-such-flag"])
+    with pytest.raises(AssertionError, match="defines no option --models"):
+        check_command(["python", "benchmarks/quality.py", "--models", "lstm"])
