@@ -45,11 +45,13 @@ def test_rul_scenarios_minimise_validation_rmse_and_configure_a_rul_run(tmp_path
 
     experiments = [e for e in search.plan(RUL_SCENARIOS, tmp_path, quick=False)]
 
-    assert names == {"cmapss-fd001-rul", "cmapss-subsets-rul"}
+    assert names == {"cmapss-fd001-rul", "cmapss-subsets-rul", "cmapss-fd001-rul-xgboost",
+                     "cmapss-subsets-rul-xgboost"}
     assert all(s.rule.metric == "rmse" and not s.rule.maximize for s in RUL_SCENARIOS)
     assert {e.run.data.task for e in experiments} == {"rul"}
     assert {e.run.data.rul_cap for e in experiments} == {125}
-    assert {e.run.rul_loss for e in experiments} == {"mse"}
+    networks = [e for e in experiments if e.model != "xgboost"]
+    assert {e.run.rul_loss for e in networks} == {"mse"}
     assert _scenario("cmapss-subsets-rul").modes == ("federated", "centralized", "local")
     subsets = [e for e in experiments if e.scenario == "cmapss-subsets-rul"]
     assert all(e.run.baselines and len(e.run.data.subsets) == 4 for e in subsets)

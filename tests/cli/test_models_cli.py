@@ -42,6 +42,7 @@ def test_models_json_is_machine_readable():
     torch_models = [key.value for key in ModelFactory.list_available_models()]
     assert list(described) == [*torch_models, "xgboost"]
     assert described["xgboost"]["default_config"]["objective"] == "binary:logistic"
+    assert described["xgboost"]["default_config"]["max_bin"] == 4096  # xgb_levers.py chose it
     cnn = described["cnn"]
     assert cnn["parameters"] == counted("cnn", input_dim=4, sequence_length=3)
     assert described["lstm"]["parameters"] == counted("lstm", input_dim=4)

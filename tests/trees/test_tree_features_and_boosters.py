@@ -15,7 +15,13 @@ from networkfed.trees.booster import (
     tree_count,
 )
 from networkfed.trees.features import tree_feature_names, tree_features
-from networkfed.trees.params import XGBOOST_DEFAULTS, booster_params, scale_pos_weight
+from networkfed.trees.params import (
+    RUL_MAX_BIN,
+    XGBOOST_DEFAULTS,
+    booster_params,
+    scale_pos_weight,
+    tree_hparams,
+)
 
 
 def _rows(seed: int, n: int = 300, width: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -103,3 +109,29 @@ def test_pos_weight_comes_from_the_summed_label_counts(weighting: str, expected:
 
     assert scale_pos_weight(labels, weighting) == pytest.approx(expected)
     assert scale_pos_weight([np.zeros(5)], weighting) == 1.0  # no failure anywhere
+
+
+def test_the_default_bins_find_a_rule_at_a_sharp_value_in_a_thin_tail() -> None:
+    # Prepare: AI4I's power rule in miniature: failure above a value that 13 of 2,000 rows
+    # exceed, where 256 quantile bins are about 8 rows wide and none edges on the rule
+    rng = np.random.default_rng(0)
+    x = np.sort(rng.normal(size=(2000, 1)).astype(np.float32), axis=0)
+    y = (np.arange(2000) >= 1990 - 3).astype(np.float32)
+    stump = {"max_depth": 1, "eta": 1.0, "reg_lambda": 0.0}
+
+    def errors(max_bin: int) -> int:
+        params = booster_params({**XGBOOST_DEFAULTS, **stump, "max_bin": max_bin}, seed=0,
+                                pos_weight=1.0)
+        model = boost(initial_booster(1, params), params, x, y, 1)[0]
+        return int(np.sum((predict_probability(model, x) >= 0.5) != y))
+
+    # Act / Assert: one split at the defaults' resolution separates the rule exactly
+    assert XGBOOST_DEFAULTS["max_bin"] == 4096
+    assert errors(int(XGBOOST_DEFAULTS["max_bin"])) == 0
+    assert errors(256) > 0
+
+
+def test_rul_keeps_xgboosts_own_bins_unless_given() -> None:
+    assert tree_hparams({})["max_bin"] == 4096
+    assert tree_hparams({}, rul=True)["max_bin"] == RUL_MAX_BIN == 256
+    assert tree_hparams({"max_bin": "1024"}, rul=True)["max_bin"] == 1024

@@ -92,7 +92,7 @@ def compose_trees(
     snapshot: dict[str, Any] | None,
 ) -> TreeSetup:
     """Settings -> callbacks (checkpoints last) -> the booster to start from."""
-    hparams = tree_hparams(config.hparams)
+    hparams = tree_hparams(config.hparams, rul=config.data.task == "rul")
     composed = list(callbacks)
     if config.mlflow is not None:
         composed.append(MlflowCallback(tracking_store(config.mlflow), run_dir=run_dir))
