@@ -93,10 +93,12 @@ def _deploy(config: DataConfig, folders: dict[str, Path]) -> tuple[dict, dict, d
     return tables, second, state
 
 
-def test_a_cmapss_site_deployed_alone_equals_the_in_process_pipeline(cmapss_dir: Path):
+@pytest.mark.parametrize("length", [19, 40])  # 40: FD001's shortest test engines are padded
+def test_a_cmapss_site_deployed_alone_equals_the_in_process_pipeline(cmapss_dir: Path,
+                                                                      length: int):
     # Prepare: one plant holding FD001's files; the in-process pipeline on the same subset
     config = DataConfig(dataset="cmapss", data_path=cmapss_dir, subsets=("FD001",),
-                        sequence_length=19)
+                        sequence_length=length)
     expected = load_federated_data(config, SEED)
     # Execute
     tables, reports, state = _deploy(config, {"FD001": cmapss_dir})
@@ -110,7 +112,7 @@ def test_a_cmapss_site_deployed_alone_equals_the_in_process_pipeline(cmapss_dir:
         ours, theirs = getattr(site, split), getattr(expected.sites["FD001"], split)
         torch.testing.assert_close(ours.x, theirs.x)
         assert torch.equal(ours.y, theirs.y)
-    assert len(site.test) == 100  # FD001's official test engines
+    assert len(site.test) == 100  # FD001's official test engines, every one scored
 
 
 def test_cmapss_plants_in_their_own_folders_share_one_normalisation(

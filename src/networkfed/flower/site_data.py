@@ -113,12 +113,18 @@ class SiteTable:
         """The rows after the source's fitted preprocessing (``state`` from the server)."""
         return self.source.transform(self.table, state) if state else self.table
 
+    @functools.cached_property
+    def run_starts(self) -> np.ndarray:
+        """Per row, the index of the first row of its run (one machine within one split)."""
+        machines, _ = pd.factorize(pd.Series(self.table.machines), sort=False)
+        return run_starts(self.split, machines)
+
     def window_ends(self) -> dict[str, np.ndarray]:
         """Row index at which each window of each split ends (windows stay in one run; a
-        C-MAPSS test engine is scored at its last window, as in the in-process pipeline)."""
-        machines, _ = pd.factorize(pd.Series(self.table.machines), sort=False)
-        starts = run_starts(self.split, machines)
-        pools = split_window_ends(starts, self.split, self.table, self.config, self.seed)
+        C-MAPSS test engine is scored at its last window, padded when it is shorter than the
+        window, as in the in-process pipeline)."""
+        pools = split_window_ends(self.run_starts, self.split, self.table, self.config,
+                                  self.seed, pad_short=True)
         return {
             name: pools[code][self.split[pools[code]] == code]
             for code, name in enumerate(SPLIT_NAMES)
@@ -254,7 +260,8 @@ def deployed_site_data(site: SiteTable, spec: PreprocessingSpec) -> SiteData:
     labels = table.labels if table.labels is not None else np.zeros(0, np.int64)
     splits = {
         name: SplitTensors(
-            x=torch.from_numpy(gather_windows(values, ends, site.sequence_length)),
+            x=torch.from_numpy(gather_windows(values, ends, site.sequence_length,
+                                              site.run_starts)),
             # a regression target (remaining life) stays a float, as in-process
             y=torch.from_numpy(labels[ends].astype(
                 np.float32 if np.issubdtype(labels.dtype, np.floating) else np.int64)),
