@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from flower_fakes import FakeGrid
+from plant_files import cmapss_plant_folders
 
 from networkfed.api import run_federated
 from networkfed.data import DataConfig
@@ -24,22 +25,11 @@ from networkfed.flower.server_app import discover_federation
 pytestmark = pytest.mark.slow
 
 
-def _plant_folders(cmapss_dir: Path, root: Path, subsets: tuple[str, ...]) -> dict[str, Path]:
-    folders = {}
-    for subset in subsets:
-        folders[subset] = root / f"plant_{subset.lower()}"
-        folders[subset].mkdir()
-        for part in ("train", "test", "RUL"):
-            (folders[subset] / f"{part}_{subset}.txt").symlink_to(
-                cmapss_dir / f"{part}_{subset}.txt")
-    return folders
-
-
 def test_plants_with_their_own_cmapss_files_train_a_federation(
     cmapss_dir: Path, tmp_path: Path
 ) -> None:
     # Prepare: two plants (SuperNodes 7 and 9) and the server's run settings
-    folders = _plant_folders(cmapss_dir, tmp_path, ("FD001", "FD003"))
+    folders = cmapss_plant_folders(cmapss_dir, tmp_path, ("FD001", "FD003"))
     grid = FakeGrid({7: {"site-id": "plant_fd001", "data-path": str(folders["FD001"])},
                      9: {"site-id": "plant_fd003", "data-path": str(folders["FD003"])}})
     config = RunConfig(

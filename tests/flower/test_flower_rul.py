@@ -14,6 +14,7 @@ import pytest
 import tomli_w
 import torch
 from flower_fakes import FakeGrid
+from plant_files import cmapss_plant_folders
 from typer.testing import CliRunner
 
 from networkfed.api import run_federated
@@ -38,18 +39,6 @@ SMALL_CNN = {"batch_size": 256, "conv_filters": [8, 16], "fc_hidden": [16]}
 RUL_KEYS = ("rmse", "mae", "nasa_score", "within_10")
 
 
-def _plant_folders(cmapss_dir: Path, root: Path, subsets: tuple[str, ...]) -> dict[str, Path]:
-    """One folder per plant holding only its subset's run files (links to the real ones)."""
-    folders = {}
-    for subset in subsets:
-        folders[subset] = root / f"plant_{subset.lower()}"
-        folders[subset].mkdir()
-        for part in ("train", "test", "RUL"):
-            (folders[subset] / f"{part}_{subset}.txt").symlink_to(
-                cmapss_dir / f"{part}_{subset}.txt")
-    return folders
-
-
 def _rows(run_dir: Path) -> list[dict]:
     """metrics.jsonl rows with NaN as None (NaN != NaN would hide equal rows)."""
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -69,7 +58,7 @@ def test_a_deployed_rul_site_reports_window_counts_and_keeps_its_targets(
     cmapss_dir: Path, tmp_path: Path
 ) -> None:
     # Prepare
-    folder = _plant_folders(cmapss_dir, tmp_path, ("FD001",))["FD001"]
+    folder = cmapss_plant_folders(cmapss_dir, tmp_path, ("FD001",))["FD001"]
     config = DataConfig(dataset="cmapss", data_path=cmapss_dir, subsets=("FD001",), task="rul",
                         sequence_length=20)
     table = site_table(local_data_config(config, "FD001", {"data-path": str(folder)}),
@@ -127,7 +116,7 @@ def test_flower_up_task_rul_trains_on_plants_files_and_scores_the_official_engin
     cmapss_dir: Path, tmp_path: Path
 ) -> None:
     # Prepare: two plants, each with only its own subset's files
-    folders = _plant_folders(cmapss_dir, tmp_path, ("FD001", "FD003"))
+    folders = cmapss_plant_folders(cmapss_dir, tmp_path, ("FD001", "FD003"))
     run_dir = tmp_path / "run"
     # Execute
     result = CliRunner().invoke(app, [
@@ -166,7 +155,7 @@ def test_xgboost_rul_runs_on_a_deployments_data_flow(cmapss_dir: Path, tmp_path:
     """The ServerApp's steps over the real ClientApp (in-memory grid): two plants' own files,
     the server holding only their reports, reg:squarederror boosted at the plants."""
     # Prepare
-    folders = _plant_folders(cmapss_dir, tmp_path, ("FD001", "FD003"))
+    folders = cmapss_plant_folders(cmapss_dir, tmp_path, ("FD001", "FD003"))
     grid = FakeGrid({7: {"site-id": "FD001", "data-path": str(folders["FD001"])},
                      9: {"site-id": "FD003", "data-path": str(folders["FD003"])}})
     config = RunConfig(
