@@ -23,7 +23,7 @@ from networkfed.data.types import PreprocessingSpec
 from networkfed.models import ModelFactory, ModelManager
 from networkfed.monitoring.run_writer import with_site_layers
 from networkfed.trees.checkpoint import tree_rounds
-from networkfed.trees.serving import load_tree_model
+from networkfed.trees.serving import TreeServedModel, load_tree_model
 
 CHECKPOINTS_DIR, GLOBAL_MODEL_ID = "checkpoints", "global"
 REQUIRED_EXTRA = ("preprocessing", "threshold", "model_type")
@@ -100,22 +100,32 @@ class ServedModel:
 
     def preprocessing_document(self) -> dict[str, Any]:
         """What a consumer of an exported model needs beside it (``FILE.preprocessing.json``)."""
-        return {
-            "preprocessing": self.preprocessing.to_dict(),
-            "threshold": self.threshold,
-            "model_type": self.model_type.value,
-            "model_overrides": self.model_overrides,
-            "round": self.round_num,
-            **({"site": self.site_id} if self.site_id is not None else {}),
-            "run_dir": str(self.run_dir),
-            "input": "float32 windows of shape (batch, sequence_length, len(feature_names)), "
+        return served_model_document(
+            self,
+            "float32 windows of shape (batch, sequence_length, len(feature_names)), "
             "standardised with mean/std in feature order, then (when bin_edges is not empty) "
             "each feature's piecewise-linear bin columns appended: clip((x - lo) / (hi - lo), "
             "0, 1) for consecutive edges lo, hi of that feature",
-            "output": ("remaining useful life per window, in cycles (capped at rul_cap)"
-                       if is_rul_spec(self.preprocessing) else
-                       "failure probability per window; alarm when probability >= threshold"),
-        }
+            rul_output="remaining useful life per window, in cycles (capped at rul_cap)")
+
+
+def served_model_document(model: ServedModel | TreeServedModel, model_input: str, *,
+                          rul_output: str) -> dict[str, Any]:
+    """The ``FILE.preprocessing.json`` of an exported ``model``: the preprocessing, threshold
+    and provenance every served model has, and how this kind of model reads its input
+    (``model_input``) and what it outputs (``rul_output`` after a RUL run)."""
+    return {
+        "preprocessing": model.preprocessing.to_dict(),
+        "threshold": model.threshold,
+        "model_type": model.model_type.value,
+        "model_overrides": model.model_overrides,
+        "round": model.round_num,
+        **({"site": model.site_id} if model.site_id is not None else {}),
+        "run_dir": str(model.run_dir),
+        "input": model_input,
+        "output": (rul_output if is_rul_spec(model.preprocessing) else
+                   "failure probability per window; alarm when probability >= threshold"),
+    }
 
 
 def _threshold(value: object) -> float:

@@ -56,24 +56,16 @@ class TreeServedModel:
 
     def preprocessing_document(self) -> dict[str, Any]:
         """What a consumer of an exported model needs beside it."""
-        from networkfed.serving.checkpoint import is_rul_spec  # it imports this module
+        from networkfed.serving.checkpoint import served_model_document  # imports this module
 
-        return {
-            "preprocessing": self.preprocessing.to_dict(),
-            "threshold": self.threshold,
-            "model_type": self.model_type.value,
-            "model_overrides": self.model_overrides,
-            "round": self.round_num,
-            **({"site": self.site_id} if self.site_id is not None else {}),
-            "run_dir": str(self.run_dir),
-            "input": "float32 windows of shape (batch, sequence_length, len(feature_names)), "
+        return served_model_document(
+            self,
+            "float32 windows of shape (batch, sequence_length, len(feature_names)), "
             "standardised with mean/std in feature order (the ONNX graph derives the trees' "
             "last-step, mean and slope features itself; the native JSON booster takes them "
             "already derived: see tree_features)",
-            "output": ("remaining useful life per window, in cycles (trained on the target "
-                       "capped at rul_cap)" if is_rul_spec(self.preprocessing) else
-                       "failure probability per window; alarm when probability >= threshold"),
-        }
+            rul_output="remaining useful life per window, in cycles (trained on the target "
+            "capped at rul_cap)")
 
 
 def load_tree_model(folder: Path, round_num: int | None, site_id: str | None) -> TreeServedModel:
