@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -191,3 +191,40 @@ def target_checks(quality: Mapping[str, Any], targets: Sequence[Any]) -> list[di
         checks.append({**check, **_gap_check(row, central, target),
                        "centralized_settings": central["settings"]})
     return checks
+
+
+def choice_rows(selection: Mapping[str, Any], keep: Callable[[Mapping[str, Any] | None], bool],
+                scores: Callable[[Mapping[str, Any]], str]) -> list[str]:
+    """Table rows of the choices of the scenarios ``keep`` accepts: per scenario, model and
+    mode the chosen candidate, ``scores`` (cells) of its validation means, and whether it is
+    the scenario's best model."""
+    rows = []
+    for scenario, choice in selection["choices"].items():
+        if not keep(choice):
+            continue
+        for model, modes in choice["models"].items():
+            for mode, pick in modes.items():
+                best = model == choice["best_model"] and mode == choice["primary_mode"]
+                rows.append(f"| {scenario} | {model} | {mode} | {pick['settings']} | "
+                            f"{pick['strategy']} | {scores(pick['validation_mean'])} | "
+                            f"{'**yes**' if best else ''} |")
+    return rows
+
+
+def candidate_rows(selection: Mapping[str, Any],
+                   keep: Callable[[Mapping[str, Any] | None], bool],
+                   scores: Callable[[Mapping[str, Any], Sequence[Mapping[str, Any]]], str]
+                   ) -> list[str]:
+    """Table rows of every searched candidate of the scenarios ``keep`` accepts: ``scores``
+    (cells) of its validation means and per-seed metrics, the best round per seed of a
+    federated candidate, and whether it was chosen."""
+    rows = []
+    for r in selection["candidates"]:
+        if not keep(selection["choices"].get(r["scenario"])):
+            continue
+        rounds = (" / ".join(str(v.get("best_round")) for v in r["validation"])
+                  if r["mode"] == "federated" else "—")
+        rows.append(f"| {r['scenario']} | {r['model']} | {r['mode']} | {r['settings']} | "
+                    f"{r['strategy']} | {scores(r['validation_mean'], r['validation'])} | "
+                    f"{rounds} | {'**yes**' if r.get('chosen') else ''} |")
+    return rows

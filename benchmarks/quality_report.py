@@ -12,7 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import quality_report_rul as rul
-from quality_numbers import aggregate, chosen_row, find, mean_sd, num, target_checks
+from quality_numbers import (
+    aggregate,
+    candidate_rows,
+    choice_rows,
+    chosen_row,
+    find,
+    mean_sd,
+    num,
+    target_checks,
+)
 
 __all__ = ["aggregate", "chosen_row", "find", "headline_table", "mean_sd", "num",
            "quality_markdown", "results_table", "selection_markdown", "selection_table",
@@ -102,17 +111,8 @@ def choices_table(selection: Mapping[str, Any]) -> str:
     """The choices: per scenario and model, each mode's chosen candidate and its score."""
     lines = ["| scenario | model | mode | chosen settings | chosen strategy | val F1 | "
              "val PR-AUC | best model |", "|---|---|---|---|---|---|---|---|"]
-    for scenario, choice in selection["choices"].items():
-        if rul.is_rul(choice):
-            continue
-        for model, modes in choice["models"].items():
-            for mode, pick in modes.items():
-                best = model == choice["best_model"] and mode == choice["primary_mode"]
-                mean = pick["validation_mean"]
-                lines.append(f"| {scenario} | {model} | {mode} | {pick['settings']} | "
-                             f"{pick['strategy']} | {num(mean.get('f1'))} | "
-                             f"{num(mean.get('pr_auc'))} | "
-                             f"{'**yes**' if best else ''} |")
+    lines += choice_rows(selection, lambda choice: not rul.is_rul(choice),
+                         lambda mean: f"{num(mean.get('f1'))} | {num(mean.get('pr_auc'))}")
     return "\n".join(lines) + "\n" + rul.rul_choices_table(selection)
 
 
@@ -121,18 +121,11 @@ def selection_table(selection: Mapping[str, Any]) -> str:
     lines = ["| scenario | model | mode | settings | strategy | val F1 | val F1 per seed | "
              "val PR-AUC | val ROC-AUC | best round per seed | chosen |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in selection["candidates"]:
-        if rul.is_rul(selection["choices"].get(r["scenario"])):
-            continue
-        mean = r["validation_mean"]
-        rounds = (" / ".join(str(v.get("best_round")) for v in r["validation"])
-                  if r["mode"] == "federated" else "—")
-        lines.append(
-            f"| {r['scenario']} | {r['model']} | {r['mode']} | {r['settings']} | "
-            f"{r['strategy']} | {num(mean.get('f1'))} | "
-            f"{' / '.join(num(v.get('f1')) for v in r['validation'])} | "
-            f"{num(mean.get('pr_auc'))} | "
-            f"{num(mean.get('roc_auc'))} | {rounds} | {'**yes**' if r.get('chosen') else ''} |")
+    lines += candidate_rows(
+        selection, lambda choice: not rul.is_rul(choice),
+        lambda mean, seeds: f"{num(mean.get('f1'))} | "
+        f"{' / '.join(num(v.get('f1')) for v in seeds)} | {num(mean.get('pr_auc'))} | "
+        f"{num(mean.get('roc_auc'))}")
     return "\n".join(lines) + "\n" + rul.rul_selection_table(selection)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from quality_numbers import chosen_row, find, num
+from quality_numbers import candidate_rows, choice_rows, chosen_row, find, num
 
 __all__ = ["is_rul", "rul_choices_table", "rul_headline_table", "rul_results_table",
            "rul_selection_table"]
@@ -108,16 +108,8 @@ def rul_choices_table(selection: Mapping[str, Any]) -> str:
     """The RUL choices with the validation RMSE and MAE that made them."""
     lines = ["| scenario | model | mode | chosen settings | chosen strategy | val RMSE | "
              "val MAE | best model |", "|---|---|---|---|---|---|---|---|"]
-    for scenario, choice in selection["choices"].items():
-        if not is_rul(choice):
-            continue
-        for model, modes in choice["models"].items():
-            for mode, pick in modes.items():
-                best = model == choice["best_model"] and mode == choice["primary_mode"]
-                mean = pick["validation_mean"]
-                lines.append(f"| {scenario} | {model} | {mode} | {pick['settings']} | "
-                             f"{pick['strategy']} | {num(mean.get('rmse'), 2)} | "
-                             f"{num(mean.get('mae'), 2)} | {'**yes**' if best else ''} |")
+    lines += choice_rows(selection, is_rul,
+                         lambda mean: f"{num(mean.get('rmse'), 2)} | {num(mean.get('mae'), 2)}")
     return "\n" + "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
@@ -125,15 +117,8 @@ def rul_selection_table(selection: Mapping[str, Any]) -> str:
     """Every RUL candidate with its validation RMSE per tuning seed."""
     lines = ["| scenario | model | mode | settings | strategy | val RMSE | val RMSE per seed | "
              "val MAE | best round per seed | chosen |", "|---" * 10 + "|"]
-    for r in selection["candidates"]:
-        if not is_rul(selection["choices"].get(r["scenario"])):
-            continue
-        mean = r["validation_mean"]
-        rounds = (" / ".join(str(v.get("best_round")) for v in r["validation"])
-                  if r["mode"] == "federated" else "—")
-        lines.append(
-            f"| {r['scenario']} | {r['model']} | {r['mode']} | {r['settings']} | "
-            f"{r['strategy']} | {num(mean.get('rmse'), 2)} | "
-            f"{' / '.join(num(v.get('rmse'), 2) for v in r['validation'])} | "
-            f"{num(mean.get('mae'), 2)} | {rounds} | {'**yes**' if r.get('chosen') else ''} |")
+    lines += candidate_rows(
+        selection, is_rul,
+        lambda mean, seeds: f"{num(mean.get('rmse'), 2)} | "
+        f"{' / '.join(num(v.get('rmse'), 2) for v in seeds)} | {num(mean.get('mae'), 2)}")
     return "\n" + "\n".join(lines) + "\n" if len(lines) > 2 else ""
